@@ -1,0 +1,25 @@
+"""The `pinnviz` command line: thin typer commands over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from pinnviz.cli.info import info_command
+from pinnviz.cli.train import train_command
+
+app = typer.Typer(
+    name="pinnviz",
+    help="Loss landscapes of physics-informed networks, with honest projection diagnostics.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command("train")(train_command)
+app.command("info")(info_command)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,172 @@
+"""A run store: one Zarr v3 group per run, schema 1 (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from pinnviz import __version__
+from pinnviz.errors import (
+    IncompatibleRunError,
+    NotARunError,
+    RunNotFoundError,
+    SchemaTooNewError,
+    unknown_name,
+)
+
+SCHEMA = 1
+
+
+def _open_group(path: Path, mode: str) -> zarr.Group:
+    try:
+        return zarr.open_group(str(path), mode=mode)
+    except Exception as exc:  # zarr raises several kinds for a path that is not a group
+        raise NotARunError(f"{path} is not a pinnviz store ({type(exc).__name__}: {exc})") from None
+
+
+def check_schema(attrs: dict, path: Path) -> None:
+    meta = attrs.get("pinnviz")
+    if not isinstance(meta, dict) or "schema" not in meta:
+        raise NotARunError(f"{path} is a Zarr group but not a pinnviz store (no 'pinnviz' attribute)")
+    if int(meta["schema"]) > SCHEMA:
+        raise SchemaTooNewError(
+            f"{path} uses store schema {meta['schema']}, newer than this pinnviz ({__version__}, "
+            f"schema {SCHEMA}); upgrade pinnviz to read it"
+        )
+
+
+@dataclass
+class Trajectory:
+    """One stored trajectory, cut to the rows whose write completed.
+
+    params : (n_rows, n_params) float64; steps : (n_rows,) int64; losses : name -> (n_rows,).
+    """
+
+    name: str
+    params: np.ndarray
+    steps: np.ndarray
+    losses: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]
+    attrs: dict
+
+    @property
+    def status(self) -> str:
+        return self.attrs.get("status", "unknown")
+
+
+class Run:
+    """An opened store. Use `open_run` or `create_run`.
+
+    Attributes
+    ----------
+    path : Path
+    group : zarr.Group (root)
+    problem : dict, settings to rebuild the problem
+    model : dict, settings to rebuild the network (with its parameter layout)
+    """
+
+    def __init__(self, path: Path, group: zarr.Group) -> None:
+        self.path = path
+        self.group = group
+        attrs = dict(group.attrs)
+        check_schema(attrs, path)
+        self.problem: dict = attrs.get("problem", {})
+        self.model: dict = attrs.get("model", {})
+
+    @property
+    def writable(self) -> bool:
+        return not self.group.read_only
+
+    # ------------------------------------------------------------------ trajectories
+    def trajectory_names(self) -> list[str]:
+        if "trajectories" not in self.group:
+            return []
+        return sorted(name for name, _ in self.group["trajectories"].groups())
+
+    def trajectory_group(self, name: str) -> zarr.Group:
+        names = self.trajectory_names()
+        if name not in names:
+            raise unknown_name(f"trajectory in {self.path}", name, names)
+        return self.group[f"trajectories/{name}"]
+
+    def trajectory(self, name: str) -> Trajectory:
+        """Read one trajectory: rows beyond its recorded length (a write cut short) are dropped."""
+        group = self.trajectory_group(name)
+        attrs = dict(group.attrs)
+        n = int(attrs.get("length", 0))
+        losses = {k: np.asarray(a[:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
+        weights = {k: np.asarray(a[:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
+        return Trajectory(name, np.asarray(group["params"][:n]), np.asarray(group["step"][:n]), losses,
+                          weights, attrs)
+
+    def trajectory_attrs(self, name: str) -> dict:
+        return dict(self.trajectory_group(name).attrs)
+
+    # ------------------------------------------------------------------ rebuild
+    def physics(self, *, activation: str | None = None):
+        """The problem, network and batched losses this store was trained with, rebuilt from attrs."""
+        from pinnviz.nets import MLP
+        from pinnviz.problems import PhysicsLosses, problem_from_settings
+
+        model = dict(self.model)
+        if activation is not None:
+            model["activation"] = activation
+        return PhysicsLosses(problem_from_settings(self.problem), MLP.from_settings(model))
+
+
+def open_run(path: str | os.PathLike, mode: str = "r") -> Run:
+    """Open an existing store; mode "r" (read) or "r+" (add to it)."""
+    path = Path(path)
+    if not path.exists():
+        raise RunNotFoundError(f"no store at {path}")
+    if not (path / "zarr.json").exists():
+        raise NotARunError(f"{path} is not a pinnviz store (no zarr.json)")
+    return Run(path, _open_group(path, mode))
+
+
+def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
+    """Create a new store, or open an existing one whose problem and model match."""
+    path = Path(path)
+    if path.exists():
+        run = open_run(path, mode="r+")
+        for label, have, want in (("problem", run.problem, problem), ("model", run.model, model)):
+            if have != want:
+                diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+                raise IncompatibleRunError(
+                    f"{path} holds a different {label} ({', '.join(diff)} differ); "
+                    "write to a new --out store"
+                )
+        return run
+    group = zarr.open_group(str(path), mode="w-")
+    group.update_attributes(
+        {"pinnviz": {"schema": SCHEMA, "version": __version__}, "problem": problem, "model": model}
+    )
+    group.create_group("trajectories")
+    return Run(path, group)
+
+
+def process_alive(attrs: dict) -> bool | None:
+    """Whether the process that writes a trajectory still runs (None when it cannot be told)."""
+    pid, host = attrs.get("pid"), attrs.get("host")
+    if pid is None or host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def display_status(attrs: dict) -> str:
+    """Status for people: a 'running' trajectory whose writer is gone is 'interrupted'."""
+    status = attrs.get("status", "unknown")
+    if status == "running" and process_alive(attrs) is False:
+        return "interrupted"
+    return status

@@ -1,0 +1,154 @@
+"""Buffered, crash-safe writing of a trajectory: rows go to Zarr in blocks, the length last."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import zarr
+
+from pinnviz.errors import IncompatibleRunError
+
+
+def rows_per_chunk(n_params: int) -> int:
+    """About 2 MiB of float64 per chunk of `params`, between 16 and 1024 rows."""
+    return int(min(1024, max(16, (2 << 20) // (8 * max(n_params, 1)))))
+
+
+class TrajectoryWriter:
+    """Appends rows (step, params, losses) to `trajectories/<name>/` of a store.
+
+    Rows are buffered and written as blocks, after `block` rows or `seconds` seconds, whichever
+    comes first. Each flush writes every array, then the resume state into one of two slots, and
+    only then the `length` attribute, so a process killed at any moment leaves a readable store whose
+    first `length` rows are complete and whose recorded slot matches its last row.
+    """
+
+    def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 2.0) -> None:
+        self.group = group
+        self.n_params = int(group["params"].shape[1])
+        self.loss_names = [name for name, _ in group["loss"].arrays()]
+        self.weight_names = [name for name, _ in group["weights"].arrays()] if "weights" in group else []
+        self.length = int(group.attrs.get("length", 0))
+        self.slot = int(group.attrs.get("resume_slot", 1))
+        self.block = block or rows_per_chunk(self.n_params)
+        self.seconds = seconds
+        self._steps = np.empty(self.block, dtype=np.int64)
+        self._params = np.empty((self.block, self.n_params), dtype=np.float64)
+        self._losses = {name: np.empty(self.block) for name in self.loss_names}
+        self._weights = {name: np.empty(self.block) for name in self.weight_names}
+        self._n = 0
+        self._last_flush = time.monotonic()
+        self._truncate_to_length()
+
+    @classmethod
+    def create(cls, parent: zarr.Group, name: str, n_params: int, loss_names, attrs: dict, *,
+               weight_names=(), block: int | None = None, seconds: float = 2.0) -> TrajectoryWriter:
+        if name in parent:
+            raise IncompatibleRunError(f"trajectory {name!r} already exists; choose another --name")
+        group = parent.create_group(name)
+        chunk = rows_per_chunk(n_params)
+        group.create_array("params", shape=(0, n_params), chunks=(chunk, n_params), dtype="float64",
+                           dimension_names=("step", "param"), fill_value=np.nan)
+        group.create_array("step", shape=(0,), chunks=(4096,), dtype="int64", dimension_names=("step",))
+        losses = group.create_group("loss")
+        for loss in loss_names:
+            losses.create_array(loss, shape=(0,), chunks=(4096,), dtype="float64",
+                                dimension_names=("step",), fill_value=np.nan)
+        if weight_names:
+            weights = group.create_group("weights")
+            for weight in weight_names:
+                weights.create_array(weight, shape=(0,), chunks=(4096,), dtype="float64",
+                                     dimension_names=("step",), fill_value=np.nan)
+        group.update_attributes({
+            **attrs,
+            "status": "running",
+            "length": 0,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        })
+        return cls(group, block=block, seconds=seconds)
+
+    def _truncate_to_length(self) -> None:
+        """Drop rows past `length` (written by a process killed before it recorded them)."""
+        arrays = [self.group["params"], self.group["step"]]
+        arrays += [self.group[f"loss/{n}"] for n in self.loss_names]
+        arrays += [self.group[f"weights/{n}"] for n in self.weight_names]
+        for array in arrays:
+            if array.shape[0] != self.length:
+                array.resize((self.length, *array.shape[1:]))
+
+    def append(self, step: int, params: np.ndarray, losses: dict[str, float],
+               weights: dict[str, float] | None = None) -> None:
+        i = self._n
+        self._steps[i] = step
+        self._params[i] = params
+        for name in self.loss_names:
+            self._losses[name][i] = losses[name]
+        for name in self.weight_names:
+            self._weights[name][i] = (weights or {})[name]
+        self._n += 1
+
+    def due(self) -> bool:
+        """Whether the buffer is full or old enough to be written."""
+        return self._n >= self.block or (self._n > 0 and time.monotonic() - self._last_flush > self.seconds)
+
+    def flush(self, resume_state: dict[str, np.ndarray] | None = None, resume_attrs: dict | None = None,
+              extra_attrs: dict | None = None) -> None:
+        """Write buffered rows, then the resume state of the last row, then the new length."""
+        n = self._n
+        if n:
+            self.group["params"].append(self._params[:n], axis=0)
+            self.group["step"].append(self._steps[:n], axis=0)
+            for name in self.loss_names:
+                self.group[f"loss/{name}"].append(self._losses[name][:n], axis=0)
+            for name in self.weight_names:
+                self.group[f"weights/{name}"].append(self._weights[name][:n], axis=0)
+        attrs = dict(extra_attrs or {})
+        attrs["length"] = self.length + n
+        if resume_state is not None:
+            self.slot = 1 - self.slot
+            slot = self.group.require_group(f"resume/slot{self.slot}")
+            for key, value in resume_state.items():
+                value = np.asarray(value)
+                if key in slot and slot[key].shape == value.shape and slot[key].dtype == value.dtype:
+                    slot[key][...] = value
+                else:
+                    if key in slot:
+                        del slot[key]
+                    slot.create_array(key, data=value)
+            slot.update_attributes({"row": self.length + n - 1, **(resume_attrs or {})})
+            attrs["resume_slot"] = self.slot
+        self.group.update_attributes(attrs)
+        self.length += n
+        self._n = 0
+        self._last_flush = time.monotonic()
+
+    def read_resume(self) -> tuple[dict[str, np.ndarray], dict]:
+        """The resume state recorded for the last complete row."""
+        slot = self.group[f"resume/slot{self.slot}"]
+        attrs = dict(slot.attrs)
+        if attrs.get("row") != self.length - 1:
+            raise IncompatibleRunError(
+                f"resume state of {self.group.path} is for row {attrs.get('row')}, not {self.length - 1}"
+            )
+        return {key: np.asarray(array[...]) for key, array in slot.arrays()}, attrs
+
+    def reopen(self) -> None:
+        """Mark a stopped trajectory as written again by this process (resume)."""
+        attrs = self.group.attrs
+        if "failure" in attrs:
+            del attrs["failure"]
+        self.group.update_attributes({"status": "running", "pid": os.getpid(), "host": socket.gethostname()})
+
+    def abort(self, status: str, **attrs) -> None:
+        """Record a status without writing the buffered rows (their resume state is unknown)."""
+        self._n = 0
+        self.group.update_attributes({"status": status, **attrs})
+
+    def close(self, status: str, **attrs) -> None:
+        self.flush(extra_attrs={"status": status, **attrs})

@@ -1,0 +1,9 @@
+"""Optimisation loops that write whole trajectories to a store."""
+
+from pinnviz.trainers._optim import OPTIMIZERS as OPTIMIZERS
+from pinnviz.trainers._train import DTYPES as DTYPES
+from pinnviz.trainers._train import TrainConfig as TrainConfig
+from pinnviz.trainers._train import resume as resume
+from pinnviz.trainers._train import train as train
+
+__all__ = ["DTYPES", "OPTIMIZERS", "TrainConfig", "resume", "train"]
