@@ -1,0 +1,3 @@
+from pinnviz.cli import main
+
+main()

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from pinnviz.errors import (
+    IncompatibleRunError,
+    InvalidSettingError,
+    NonFiniteError,
+    NotARunError,
+    RunNotFoundError,
+    SchemaTooNewError,
+    UnknownNameError,
+)
+from pinnviz.nets import MLP
+from pinnviz.problems import PhysicsLosses, Poisson1D
+from pinnviz.store import open_run
+from pinnviz.trainers import TrainConfig, train
+
+
+def test_store_opens_with_plain_zarr_and_describes_itself(short_run):
+    group = zarr.open_group(str(short_run), mode="r")
+    attrs = group.attrs.asdict()
+    assert attrs["pinnviz"]["schema"] == 1
+    assert attrs["problem"] == {"name": "poisson1d", "solution": "default", "quadrature": "midpoint",
+                                "points": 100, "seed": 0}
+    assert attrs["model"]["layout"][2] == {"name": "hidden.1.weight", "shape": [20, 20], "offset": 40}
+    traj = group["trajectories/pinn-adam-seed0"]
+    assert traj["params"].shape == (41, 480)
+    assert traj["params"].metadata.dimension_names == ("step", "param")
+    assert traj["step"][:].tolist() == list(range(41))
+    assert sorted(n for n, _ in traj["loss"].arrays()) == ["drm", "l2_error", "pinn"]
+    assert traj.attrs["status"] == "complete"
+
+
+def test_row_t_holds_the_losses_of_that_very_vector(short_run):
+    run = open_run(short_run)
+    traj = run.trajectory("pinn-adam-seed0")
+    again = run.physics().evaluate(torch.as_tensor(traj.params), ["drm", "pinn", "l2_error"])
+    for name, values in again.items():
+        np.testing.assert_allclose(traj.losses[name], values.numpy(), rtol=1e-12, atol=1e-14)
+    assert traj.losses["pinn"][-1] < traj.losses["pinn"][0]
+
+
+def test_seeds_trained_as_one_batch_equal_separate_runs(tmp_path, poisson_physics):
+    config = TrainConfig(loss="drm", steps=25, seed=3, seeds=3, lr=3e-3)
+    names = train(tmp_path / "batch.zarr", poisson_physics, config)
+    assert names == ["drm-adam-seed3", "drm-adam-seed4", "drm-adam-seed5"]
+    single = TrainConfig(loss="drm", steps=25, seed=4, lr=3e-3)
+    train(tmp_path / "single.zarr", poisson_physics, single, name="alone")
+    batched = open_run(tmp_path / "batch.zarr").trajectory("drm-adam-seed4").params
+    alone = open_run(tmp_path / "single.zarr").trajectory("alone").params
+    np.testing.assert_allclose(batched, alone, rtol=1e-12, atol=1e-14)
+
+
+def test_log_every_keeps_the_last_step(tmp_path, poisson_physics):
+    train(tmp_path / "r.zarr", poisson_physics, TrainConfig(steps=23, log_every=5, optimizer="sgd", lr=1e-4))
+    traj = open_run(tmp_path / "r.zarr").trajectory("pinn-sgd-seed0")
+    assert traj.steps.tolist() == [0, 5, 10, 15, 20, 23]
+
+
+def test_adding_a_trajectory_checks_problem_and_model(short_run, poisson_physics):
+    train(short_run, poisson_physics, TrainConfig(loss="drm", steps=5))
+    assert open_run(short_run).trajectory_names() == ["drm-adam-seed0", "pinn-adam-seed0"]
+    with pytest.raises(IncompatibleRunError, match="already exists"):
+        train(short_run, poisson_physics, TrainConfig(loss="drm", steps=5))
+    wider = PhysicsLosses(Poisson1D(), MLP(1, 1, 30, 2))
+    with pytest.raises(IncompatibleRunError, match="different model \\(layout, width differ\\)"):
+        train(short_run, wider, TrainConfig(loss="drm", steps=5), name="wide")
+    assert open_run(short_run).trajectory_names() == ["drm-adam-seed0", "pinn-adam-seed0"]
+
+
+def test_divergence_is_recorded_not_hidden(tmp_path, poisson_physics):
+    with pytest.raises(NonFiniteError, match="became non-finite"):
+        train(tmp_path / "r.zarr", poisson_physics, TrainConfig(optimizer="sgd", lr=10.0, steps=200))
+    traj = open_run(tmp_path / "r.zarr").trajectory("pinn-sgd-seed0")
+    assert traj.status == "failed" and "non-finite" in traj.attrs["failure"]
+    assert 1 < len(traj.steps) < 201
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(RunNotFoundError, match="no store at"):
+        open_run(tmp_path / "missing.zarr")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(NotARunError, match="not a pinnviz store"):
+        open_run(tmp_path / "plain")
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w")
+    with pytest.raises(NotARunError, match="no 'pinnviz' attribute"):
+        open_run(tmp_path / "other.zarr")
+    group = zarr.open_group(str(tmp_path / "future.zarr"), mode="w")
+    group.attrs["pinnviz"] = {"schema": 99, "version": "9.0"}
+    with pytest.raises(SchemaTooNewError, match="schema 99, newer than this pinnviz"):
+        open_run(tmp_path / "future.zarr")
+
+
+def test_bad_settings(tmp_path, poisson_physics):
+    with pytest.raises(UnknownNameError, match="unknown optimizer 'lbfgs'"):
+        train(tmp_path / "r.zarr", poisson_physics, TrainConfig(optimizer="lbfgs"))
+    with pytest.raises(InvalidSettingError, match="lr=-1.0 must be a positive number"):
+        train(tmp_path / "r.zarr", poisson_physics, TrainConfig(lr=-1.0))
+    assert not (tmp_path / "r.zarr").exists()
+
+
+def test_paper_settings_reach_one_percent_l2_error(tmp_path, poisson_physics):
+    """Width 20, depth 2, Adam, lr 1e-3, 7500 steps (Rowan et al. 2024, section 2), both objectives."""
+    for loss in ("drm", "pinn"):
+        train(tmp_path / "paper.zarr", poisson_physics, TrainConfig(loss=loss, steps=7500))
+    run = open_run(tmp_path / "paper.zarr")
+    finals = {n: float(run.trajectory(n).losses["l2_error"][-1]) for n in run.trajectory_names()}
+    assert all(v < 1e-2 for v in finals.values()), json.dumps(finals)
