@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from pinnviz.cli.info import info_command
+from pinnviz.cli.render import render_command
 from pinnviz.cli.train import train_command
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("train")(train_command)
 app.command("info")(info_command)
+app.command("render")(render_command)
 
 
 def main() -> None:

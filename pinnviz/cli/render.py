@@ -1,0 +1,55 @@
+"""`pinnviz render`: draw a stored landscape and its diagnostics to PNG, SVG or PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pinnviz.cli._common import friendly_errors, out, split_names
+from pinnviz.landscape import load_landscape
+from pinnviz.store import open_run
+from pinnviz.visualizer import landscape_figure, save_figure
+from pinnviz.visualizer._export import figure_format
+from pinnviz.visualizer._figures import DEFAULT_DPI
+
+FIGURE = "Figure"
+
+
+def default_output(store: Path, landscape: str) -> Path:
+    """`<store stem>-<landscape>.png` beside the store (run.zarr -> run-<landscape>.png)."""
+    store = Path(store)
+    return store.parent / f"{store.stem}-{landscape}.png"
+
+
+@friendly_errors
+def render_command(
+    store: Annotated[Path, typer.Argument(help="A pinnviz store (run.zarr) holding the landscape.")],
+    landscape: Annotated[str, typer.Option("--landscape", "-l", help="Name of the stored landscape.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Image to write: .png, .svg or .pdf (default: <store stem>-<landscape>.png "
+        "beside the store).")] = None,
+    loss: Annotated[str | None, typer.Option(help="Losses to draw, comma-separated, e.g. pinn,drm "
+                                             "(default: all of the landscape's).")] = None,
+    surface: Annotated[bool, typer.Option("--surface", help="Add a 3-D surface panel per loss.",
+                                          rich_help_panel=FIGURE)] = False,
+    no_diagnostics: Annotated[bool, typer.Option(
+        "--no-diagnostics", help="Leave out the error panels and the data-distance map.",
+        rich_help_panel=FIGURE)] = False,
+    dpi: Annotated[float, typer.Option(help="Dots per inch.", rich_help_panel=FIGURE)] = DEFAULT_DPI,
+    width: Annotated[float | None, typer.Option(help="Figure width in inches (default: from the panels).",
+                                                rich_help_panel=FIGURE)] = None,
+    height: Annotated[float | None, typer.Option(help="Figure height in inches (default: from the panels).",
+                                                 rich_help_panel=FIGURE)] = None,
+) -> None:
+    """Draw a stored landscape: contours with the trajectories coloured by their true loss, and how far
+    to trust the picture (projection and loss errors along each trajectory, distance to the data)."""
+    path = output if output is not None else default_output(store, landscape)
+    figure_format(path)  # a bad suffix fails before any drawing
+    run = open_run(store)
+    data = load_landscape(run.group, landscape)
+    fig = landscape_figure(data, split_names(loss), diagnostics=not no_diagnostics, surface=surface,
+                           size=(width, height), dpi=dpi)
+    written = save_figure(fig, path, dpi=dpi)
+    out.print(str(written), highlight=False, soft_wrap=True)
