@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pinnviz.cli.fit_manifold import fit_manifold_command
 from pinnviz.cli.info import info_command
 from pinnviz.cli.render import render_command
 from pinnviz.cli.train import train_command
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.command("train")(train_command)
 app.command("info")(info_command)
+app.command("fit-manifold")(fit_manifold_command)
 app.command("render")(render_command)
 
 

@@ -1,0 +1,99 @@
+"""Fitted manifolds in a store: `manifolds/<name>/{state/..., coords/<trajectory>, ...}`, never pickle.
+
+Layout of one manifold group:
+    attrs                      method, hyper, state_attrs, fitted_on, every, seed, seconds, report, ...
+    state/<name>               the fitted arrays of `Manifold.get_state()` (float64 / int64)
+    coords/<trajectory>        (T, 2) latent code of every row of the trajectory
+    projection_error/<traj.>   (T,) ||m - decode(encode(m))|| / ||m||, NaN for rows not evaluated
+    fitted/<trajectory>        (T,) bool, the rows the manifold was fitted on
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import zarr
+
+from pinnviz import __version__
+from pinnviz.errors import IncompatibleRunError, InvalidSettingError, unknown_name
+from pinnviz.manifolds._base import Manifold
+from pinnviz.manifolds._registry import manifold_class
+
+GROUP = "manifolds"
+
+
+def manifold_names(run) -> list[str]:
+    if GROUP not in run.group:
+        return []
+    return sorted(name for name, _ in run.group[GROUP].groups())
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name.startswith(".") or name.strip() != name:
+        raise InvalidSettingError(f"manifold name {name!r} must be non-empty, without '/' or a leading '.'")
+
+
+def save_manifold(run, name: str, manifold: Manifold, *, attrs: dict | None = None,
+                  coords: dict[str, np.ndarray] | None = None, errors: dict[str, np.ndarray] | None = None,
+                  fitted: dict[str, np.ndarray] | None = None) -> zarr.Group:
+    """Write (or replace) `manifolds/<name>` of a store opened with mode "r+"."""
+    _check_name(name)
+    if not run.writable:
+        raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to save manifold {name!r}")
+    arrays, state_attrs = manifold.get_state()
+    parent = run.group.require_group(GROUP)
+    if name in parent:
+        del parent[name]
+    group = parent.create_group(name)
+    state = group.create_group("state")
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        state.create_array(key, data=value if value.dtype != np.float32 else value.astype(np.float64))
+    for label, data in (("coords", coords), ("projection_error", errors), ("fitted", fitted)):
+        if data:
+            sub = group.create_group(label)
+            for traj, value in data.items():
+                value = np.asarray(value)
+                dims = ("step", "latent") if value.ndim == 2 else ("step",)
+                sub.create_array(traj, data=value, dimension_names=dims)
+    group.update_attributes({
+        "method": manifold.method,
+        "hyper": manifold.hyper_parameters(),
+        "state_attrs": state_attrs,
+        "can_decode": manifold.can_decode,
+        "bounded_latent": manifold.bounded_latent,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pinnviz_version": __version__,
+        **(attrs or {}),
+    })
+    return group
+
+
+def _arrays(group: zarr.Group) -> dict[str, np.ndarray]:
+    return {path: np.asarray(node[...]) for path, node in group.members(max_depth=None)
+            if isinstance(node, zarr.Array)}
+
+
+def manifold_group(run, name: str) -> zarr.Group:
+    names = manifold_names(run)
+    if name not in names:
+        raise unknown_name(f"manifold in {run.path}", name, names)
+    return run.group[f"{GROUP}/{name}"]
+
+
+def load_manifold(run, name: str) -> Manifold:
+    """Rebuild the fitted manifold stored as `manifolds/<name>` (same encode/decode as when saved)."""
+    group = manifold_group(run, name)
+    attrs = dict(group.attrs)
+    cls = manifold_class(attrs.get("method", "?"))
+    return cls.from_state(dict(attrs.get("hyper", {})), _arrays(group["state"]), dict(attrs.get("state_attrs", {})))
+
+
+def manifold_info(run, name: str) -> dict:
+    """Attributes and per-trajectory arrays (coords, projection_error, fitted) of a stored manifold."""
+    group = manifold_group(run, name)
+    info = dict(group.attrs)
+    for label in ("coords", "projection_error", "fitted"):
+        info[label] = _arrays(group[label]) if label in group else {}
+    return info

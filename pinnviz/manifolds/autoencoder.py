@@ -1,0 +1,330 @@
+"""`autoencoder`: the Neuro-Visualizer (Elhamod & Karpatne), trained fast.
+
+Architecture (appendix A): inputs standardised per coordinate over the fitted points; the encoder is
+Linear + LayerNorm + ReLU blocks whose widths fall geometrically from P to 2 (three hidden layers by
+default), then a Linear to 2 and a tanh, so codes lie in [-1, 1]^2; the decoder mirrors the hidden
+widths and ends in a plain Linear to P.
+
+Training recipe (see PERF-NOTES.md): full-batch Adam, a cosine learning-rate schedule sized to the
+budget (`epochs`, or `seconds` when given: the schedule then follows the elapsed fraction of the time
+budget), float32 by default, keeping the best checkpoint by training loss (Adam spikes briefly), and
+early stopping when the training loss has not improved by a relative `min_delta` in `patience`
+epochs. The paper's RMSprop with batches of 32 for 40,000-600,000 epochs was 3-10x slower per
+accuracy. Encoding and decoding run in float64 on the CPU from the stored weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from pinnviz.errors import InvalidSettingError
+from pinnviz.manifolds._ae_losses import (
+    ANCHORS,
+    anchor_loss,
+    anchor_targets,
+    grid_loss,
+    reconstruction_loss,
+    spacing_loss,
+)
+from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+
+LN_EPS = 1e-5
+
+
+def geometric_widths(n_params: int, n_hidden: int) -> list[int]:
+    """Hidden widths falling geometrically from n_params to 2, e.g. 480 -> [122, 31, 8]."""
+    ratio = (2.0 / n_params) ** (1.0 / (n_hidden + 1))
+    return [max(2, int(round(n_params * ratio ** (k + 1)))) for k in range(n_hidden)]
+
+
+def build_networks(n_params: int, hidden: list[int]) -> tuple[torch.nn.Sequential, torch.nn.Sequential]:
+    def block(a: int, b: int) -> list[torch.nn.Module]:
+        return [torch.nn.Linear(a, b), torch.nn.LayerNorm(b, eps=LN_EPS), torch.nn.ReLU()]
+
+    widths = [n_params, *hidden]
+    enc = [m for a, b in zip(widths[:-1], widths[1:], strict=True) for m in block(a, b)]
+    enc += [torch.nn.Linear(widths[-1], 2), torch.nn.Tanh()]
+    back = [2, *reversed(hidden)]
+    dec = [m for a, b in zip(back[:-1], back[1:], strict=True) for m in block(a, b)]
+    dec += [torch.nn.Linear(back[-1], n_params)]
+    return torch.nn.Sequential(*enc), torch.nn.Sequential(*dec)
+
+
+class AutoencoderManifold(Manifold):
+    """Neuro-Visualizer autoencoder: a learned 2-D manifold through the trajectory, latent [-1, 1]^2.
+
+    Parameters
+    ----------
+    hidden : list of int or None, default=None
+        Encoder hidden widths; None: `n_hidden` widths falling geometrically from n_params to 2.
+    n_hidden : int, default=3
+    anchor : {"none", "polar", "center", "circle"}, default="none"
+    anchor_points : list of int or None
+        Rows of X placed on the circle (`anchor="circle"`); None: each trajectory's last point.
+    anchor_trajectory : int, default=0
+        Which trajectory (segment) `polar` and `center` anchor.
+    anchor_radius : float, default=0.8
+    grid_scale : float or None, default=None
+        The zoom s (the paper's l^max) of the grid-scaling loss; None disables that loss.
+    grid_points : int, default=256
+        Random grid points drawn per epoch for the grid-scaling loss.
+    reconstruction_weight, anchor_weight, grid_weight, spacing_weight : float
+        Loss weights (1, 10, 1, 0); a zero weight disables a loss.
+    epochs : int, default=5000
+    seconds : float or None, default=None
+        Time budget; with it the cosine schedule follows elapsed time (not bit-reproducible).
+    lr : float, default=2e-3
+    patience : int, default=1000
+    min_delta : float, default=1e-3
+    seed : int, default=0
+    device : str, default="cpu"
+    dtype : {"float32", "float64"}, default="float32"
+        Training precision (encode/decode always run in float64).
+    threads : int or None, default=None
+        torch CPU threads while training (restored afterwards); None: torch's setting. On a busy
+        2-core machine 1 thread was 2-5x faster than 2.
+
+    Attributes
+    ----------
+    mean_, scale_ : (n_params,) standardisation
+    hidden_ : list of int
+    weights_ : dict name -> float64 array, encoder ("encoder.*") and decoder ("decoder.*") parameters
+    anchor_rows_ : (k,) anchored rows of the fitted X, anchor_targets_ : (k, 2)
+    history_ : (epochs_,) training loss per epoch
+    epochs_, best_epoch_, best_loss_, stopped_, train_seconds_
+    """
+
+    method = "autoencoder"
+    bounded_latent = True
+
+    def __init__(self, *, hidden: list[int] | None = None, n_hidden: int = 3, anchor: str = "none",
+                 anchor_points: list[int] | None = None, anchor_trajectory: int = 0, anchor_radius: float = 0.8,
+                 grid_scale: float | None = None, grid_points: int = 256, reconstruction_weight: float = 1.0,
+                 anchor_weight: float = 10.0, grid_weight: float = 1.0, spacing_weight: float = 0.0,
+                 epochs: int = 5000, seconds: float | None = None, lr: float = 2e-3, patience: int = 1000,
+                 min_delta: float = 1e-3, seed: int = 0, device: str = "cpu", dtype: str = "float32",
+                 threads: int | None = None) -> None:
+        self.hidden = hidden
+        self.n_hidden = n_hidden
+        self.anchor = anchor
+        self.anchor_points = anchor_points
+        self.anchor_trajectory = anchor_trajectory
+        self.anchor_radius = anchor_radius
+        self.grid_scale = grid_scale
+        self.grid_points = grid_points
+        self.reconstruction_weight = reconstruction_weight
+        self.anchor_weight = anchor_weight
+        self.grid_weight = grid_weight
+        self.spacing_weight = spacing_weight
+        self.epochs = epochs
+        self.seconds = seconds
+        self.lr = lr
+        self.patience = patience
+        self.min_delta = min_delta
+        self.seed = seed
+        self.device = device
+        self.dtype = dtype
+        self.threads = threads
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, X: np.ndarray, segments) -> None:
+        def bad(text: str) -> InvalidSettingError:
+            return InvalidSettingError(f"autoencoder: {text}")
+
+        if self.anchor not in ANCHORS:
+            raise bad(f"anchor={self.anchor!r} must be one of {', '.join(ANCHORS)}")
+        if not 0 <= self.anchor_trajectory < len(segments):
+            raise bad(f"anchor_trajectory={self.anchor_trajectory} must be in 0..{len(segments) - 1}")
+        if self.anchor_points is not None and any(not 0 <= int(i) < len(X) for i in self.anchor_points):
+            raise bad(f"anchor_points must be rows 0..{len(X) - 1} of the fitted points")
+        if not 0 < self.anchor_radius <= 1:
+            raise bad(f"anchor_radius={self.anchor_radius} must be in (0, 1] (the latent box is [-1, 1]^2)")
+        if self.hidden is not None and (len(self.hidden) < 1 or min(self.hidden) < 2):
+            raise bad(f"hidden={self.hidden} needs at least one width, each >= 2")
+        if self.hidden is None and self.n_hidden < 1:
+            raise bad(f"n_hidden={self.n_hidden} must be >= 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise bad(f"epochs={self.epochs} must be >= 1")
+        if self.seconds is not None and not self.seconds > 0:
+            raise bad(f"seconds={self.seconds} must be > 0")
+        if self.epochs is None and self.seconds is None:
+            raise bad("give epochs, seconds or both")
+        if not self.lr > 0:
+            raise bad(f"lr={self.lr} must be > 0")
+        for name in ("reconstruction_weight", "anchor_weight", "grid_weight", "spacing_weight"):
+            if not getattr(self, name) >= 0:
+                raise bad(f"{name}={getattr(self, name)} must be >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise bad(f"threads={self.threads} must be >= 1")
+        if self.dtype not in ("float32", "float64"):
+            raise bad(f"dtype={self.dtype!r} must be float32 or float64")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise bad(f"device={self.device!r} but CUDA is not available; use device='cpu'")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, *, segments=None, progress=None) -> AutoencoderManifold:
+        """Train on X (n_points, n_params).
+
+        `progress(fraction, epoch, losses)` is called about ten times a second with the elapsed
+        fraction of the budget and the current loss terms (floats).
+        """
+        X, segments = check_fit_input(X, segments)
+        self._validate(X, segments)
+        before = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(int(self.threads))
+        try:
+            return self._fit(X, segments, progress)
+        finally:
+            torch.set_num_threads(before)
+
+    def _fit(self, X, segments, progress) -> AutoencoderManifold:
+        t_start = time.perf_counter()
+        device, dtype = torch.device(self.device), getattr(torch, self.dtype)
+        n, P = X.shape
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        scale = np.where(std > 0, std, 1.0)
+        hidden = list(self.hidden) if self.hidden is not None else geometric_widths(P, self.n_hidden)
+        rows, targets = anchor_targets(self.anchor, segments, radius=self.anchor_radius,
+                                       points=self.anchor_points, reference=self.anchor_trajectory)
+
+        torch.manual_seed(self.seed)
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        enc, dec = build_networks(P, hidden)
+        enc, dec = enc.to(device, dtype), dec.to(device, dtype)
+        params = [*enc.parameters(), *dec.parameters()]
+        opt = torch.optim.Adam(params, lr=self.lr, foreach=True)
+
+        def tensor(a):
+            return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+        Y = tensor((X - mean) / scale)
+        rows_t = torch.as_tensor(rows, device=device)
+        targets_t = tensor(targets)
+        scale_t = tensor(scale)
+        log_D = np.zeros(n)
+        for a, b in segments:
+            log_D[a:b] = math.log(max(float(np.linalg.norm(X[b - 1] - X[a])), 1e-300))
+        log_D_t = tensor(log_D)
+        use_anchor = self.anchor != "none" and self.anchor_weight > 0
+        use_grid = self.grid_scale is not None and self.grid_weight > 0
+        use_spacing = self.spacing_weight > 0
+
+        history, best_loss, best_epoch, best_state = [], math.inf, 0, None
+        last_report, stopped, epoch, last_improved = 0.0, "epochs", 0, 0
+        t0 = time.perf_counter()
+        while True:
+            elapsed = time.perf_counter() - t0
+            fraction = max(epoch / self.epochs if self.epochs else 0.0,
+                           elapsed / self.seconds if self.seconds else 0.0)
+            if fraction >= 1.0:
+                stopped = "epochs" if self.epochs and epoch >= self.epochs else "seconds"
+                break
+            for group in opt.param_groups:
+                group["lr"] = self.lr * 0.5 * (1.0 + math.cos(math.pi * fraction))
+            opt.zero_grad(set_to_none=True)
+            Z = enc(Y)
+            terms = {"rec": reconstruction_loss(Y, dec(Z))}
+            if use_anchor:
+                terms["anchor"] = anchor_loss(Z, rows_t, targets_t)
+            if use_grid:
+                grid = torch.rand(self.grid_points, 2, generator=gen, device=device, dtype=dtype) * 2 - 1
+                terms["grid"] = grid_loss(dec, Y, Z, grid, scale_t, log_D_t, float(self.grid_scale))
+            if use_spacing:
+                terms["spacing"] = spacing_loss(Z, segments)
+            weights = {"rec": self.reconstruction_weight, "anchor": self.anchor_weight,
+                       "grid": self.grid_weight, "spacing": self.spacing_weight}
+            loss = sum(weights[k] * v for k, v in terms.items())
+            value = loss.detach().item()
+            if not math.isfinite(value):
+                stopped = "non-finite loss"
+                break
+            history.append(value)
+            if value < best_loss:  # snapshot the weights this loss was measured at, before the update
+                if value < best_loss * (1.0 - self.min_delta):
+                    last_improved = epoch
+                best_loss, best_epoch = value, epoch
+                best_state = [p.detach().clone() for p in params]
+            loss.backward()
+            opt.step()
+            epoch += 1
+            if epoch - last_improved > self.patience:
+                stopped = "early"
+                break
+            if progress is not None and time.perf_counter() - last_report > 0.1:
+                last_report = time.perf_counter()
+                progress(min(fraction, 1.0), epoch, {k: v.detach().item() for k, v in terms.items()})
+        if best_state is None:
+            raise InvalidSettingError("autoencoder: the training loss was not finite at the first epoch; "
+                                      "check the trajectories or lower lr")
+        if progress is not None:
+            progress(1.0, epoch, {"loss": best_loss})
+
+        self.mean_, self.scale_, self.hidden_ = mean, scale, hidden
+        names = [f"encoder.{k}" for k, _ in enc.named_parameters()]
+        names += [f"decoder.{k}" for k, _ in dec.named_parameters()]
+        self.weights_ = {name: b.detach().cpu().double().numpy().copy() for name, b in
+                         zip(names, best_state, strict=True)}
+        self.anchor_rows_, self.anchor_targets_ = rows, targets
+        self.history_ = np.asarray(history)
+        self.epochs_, self.best_epoch_, self.best_loss_ = epoch, best_epoch, best_loss
+        self.stopped_, self.train_seconds_ = stopped, time.perf_counter() - t_start
+        self._nets = None
+        self._set_extent(np.array([[-1.0, -1.0], [1.0, 1.0]]))
+        return self
+
+    # ------------------------------------------------------------------ encode / decode (float64, CPU)
+    def _networks(self) -> tuple[torch.nn.Sequential, torch.nn.Sequential]:
+        if getattr(self, "_nets", None) is None:
+            enc, dec = build_networks(len(self.mean_), self.hidden_)
+            enc, dec = enc.double(), dec.double()
+            with torch.no_grad():
+                for prefix, net in (("encoder.", enc), ("decoder.", dec)):
+                    for name, p in net.named_parameters():
+                        p.copy_(torch.from_numpy(self.weights_[prefix + name]))
+            self._nets = (enc.eval(), dec.eval())
+        return self._nets
+
+    def encode(self, X) -> np.ndarray:
+        check_fitted(self, "weights_")
+        X = as_points(X, n_params=len(self.mean_))
+        enc, _ = self._networks()
+        with torch.no_grad():
+            return enc(torch.from_numpy((X - self.mean_) / self.scale_)).numpy()
+
+    def decode(self, Z) -> np.ndarray:
+        check_fitted(self, "weights_")
+        _, dec = self._networks()
+        with torch.no_grad():
+            Y = dec(torch.from_numpy(np.ascontiguousarray(as_latent(Z)))).numpy()
+        return Y * self.scale_ + self.mean_
+
+    # ------------------------------------------------------------------ persistence
+    def get_state(self):
+        check_fitted(self, "weights_")
+        arrays = {"mean_": self.mean_, "scale_": self.scale_, "anchor_rows_": self.anchor_rows_,
+                  "anchor_targets_": self.anchor_targets_, "history_": self.history_}
+        arrays.update({f"weights/{k}": v for k, v in self.weights_.items()})
+        attrs = {"hidden_": list(self.hidden_), "epochs_": int(self.epochs_), "best_epoch_": int(self.best_epoch_),
+                 "best_loss_": float(self.best_loss_), "stopped_": self.stopped_,
+                 "train_seconds_": float(self.train_seconds_), "extent_": list(self.extent_),
+                 "weight_names": list(self.weights_)}
+        return arrays, attrs
+
+    @classmethod
+    def from_state(cls, hyper, arrays, attrs) -> AutoencoderManifold:
+        self = cls(**hyper)
+        for name in ("mean_", "scale_", "anchor_rows_", "anchor_targets_", "history_"):
+            setattr(self, name, arrays[name])
+        self.weights_ = {k: arrays[f"weights/{k}"] for k in attrs["weight_names"]}
+        self.hidden_ = [int(h) for h in attrs["hidden_"]]
+        self.epochs_, self.best_epoch_ = int(attrs["epochs_"]), int(attrs["best_epoch_"])
+        self.best_loss_, self.stopped_ = float(attrs["best_loss_"]), attrs["stopped_"]
+        self.train_seconds_ = float(attrs["train_seconds_"])
+        self.extent_ = tuple(attrs["extent_"])
+        self._nets = None
+        return self

@@ -1,0 +1,112 @@
+"""`random`: a plane through one point spanned by two seeded, filter-normalised random directions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pinnviz.errors import InvalidSettingError
+from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+
+NORMALISATIONS = ("filter", "layer", "none")
+
+
+class RandomPlaneManifold(Manifold):
+    """theta(z) = center + z0 d0 + z1 d1 with two Gaussian directions d0, d1 (Li et al. 2018).
+
+    Each direction is rescaled piece by piece to the norms of `center`: with `normalise="filter"`
+    each row (one neuron's incoming weights) of every weight matrix and each bias vector as a whole;
+    with `"layer"` each tensor as a whole; `"none"` keeps the raw Gaussian directions. Pieces whose
+    norm at the center is zero stay zero. Encoding is the least-squares projection onto the plane.
+
+    Parameters
+    ----------
+    seed : int, default=0
+    center : array of shape (n_params,) or None, default=None
+        The point the plane passes through; None: the last fitted point.
+    layout : list of {"name", "shape", "offset"} or None
+        The network's parameter layout (`run.model["layout"]`); None: the whole vector is one layer.
+    normalise : {"filter", "layer", "none"}, default="filter"
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (n_params,)
+    directions_ : ndarray of shape (2, n_params)
+    """
+
+    method = "random"
+
+    def __init__(self, *, seed: int = 0, center=None, layout: list[dict] | None = None,
+                 normalise: str = "filter") -> None:
+        self.seed = seed
+        self.center = center
+        self.layout = layout
+        self.normalise = normalise
+
+    def _pieces(self, n_params: int) -> list[np.ndarray]:
+        """Index arrays of the pieces normalised together."""
+        if not self.layout or self.normalise == "none":
+            return [np.arange(n_params)]
+        pieces = []
+        for entry in self.layout:
+            shape, offset = tuple(entry["shape"]), int(entry["offset"])
+            size = int(np.prod(shape))
+            idx = np.arange(offset, offset + size)
+            if self.normalise == "filter" and len(shape) >= 2:
+                pieces.extend(idx.reshape(shape[0], -1))
+            else:
+                pieces.append(idx)
+        covered = np.concatenate(pieces)
+        if covered.size != n_params or np.unique(covered).size != n_params:
+            raise InvalidSettingError(f"layout covers {np.unique(covered).size} of {n_params} parameters; "
+                                      "it does not belong to these trajectories")
+        return pieces
+
+    def fit(self, X, *, segments=None) -> RandomPlaneManifold:
+        X, _ = check_fit_input(X, segments)
+        if self.normalise not in NORMALISATIONS:
+            raise InvalidSettingError(f"normalise={self.normalise!r} must be one of {', '.join(NORMALISATIONS)}")
+        center = X[-1].copy() if self.center is None else as_points(np.asarray(self.center)[None],
+                                                                     n_params=X.shape[1], what="center")[0]
+        rng = np.random.default_rng(self.seed)
+        directions = rng.standard_normal((2, X.shape[1]))
+        if self.normalise != "none":
+            for idx in self._pieces(X.shape[1]):
+                target = np.linalg.norm(center[idx])
+                for d in directions:
+                    norm = np.linalg.norm(d[idx])
+                    d[idx] *= target / norm if norm > 0 else 0.0
+        if np.linalg.matrix_rank(directions) < 2:
+            raise InvalidSettingError("the random directions are degenerate (the center is almost all zeros); "
+                                      "choose another point or normalise='none'")
+        self.center_ = center
+        self.directions_ = directions
+        self._set_extent(self.encode(X))
+        return self
+
+    def encode(self, X) -> np.ndarray:
+        check_fitted(self, "directions_")
+        X = as_points(X, n_params=self.center_.shape[0])
+        D = self.directions_
+        gram = D @ D.T  # (2, 2)
+        return np.linalg.solve(gram, D @ (X - self.center_).T).T  # least squares: (n, 2)
+
+    def decode(self, Z) -> np.ndarray:
+        check_fitted(self, "directions_")
+        return self.center_ + as_latent(Z) @ self.directions_  # (n, 2) @ (2, P)
+
+    def hyper_parameters(self) -> dict:
+        hyper = super().hyper_parameters()
+        hyper["center"] = None  # stored as the fitted center_ array
+        return hyper
+
+    def get_state(self):
+        check_fitted(self, "directions_")
+        return {"center_": self.center_, "directions_": self.directions_}, {"extent_": list(self.extent_)}
+
+    @classmethod
+    def from_state(cls, hyper, arrays, attrs) -> RandomPlaneManifold:
+        self = cls(**hyper)
+        self.center_ = arrays["center_"]
+        self.directions_ = arrays["directions_"]
+        self.extent_ = tuple(attrs["extent_"])
+        return self
