@@ -29,6 +29,8 @@ class TrajectoryWriter:
 
     def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 2.0) -> None:
         self.group = group
+        # fills losses not given to `append`, for a whole block at once: params (n, P) -> {name: (n,)}
+        self.complete_losses = None
         self.n_params = int(group["params"].shape[1])
         self.loss_names = [name for name, _ in group["loss"].arrays()]
         self.weight_names = [name for name, _ in group["weights"].arrays()] if "weights" in group else []
@@ -41,6 +43,7 @@ class TrajectoryWriter:
         self._losses = {name: np.empty(self.block) for name in self.loss_names}
         self._weights = {name: np.empty(self.block) for name in self.weight_names}
         self._n = 0
+        self._given: set[str] = set()
         self._last_flush = time.monotonic()
         self._truncate_to_length()
 
@@ -88,7 +91,8 @@ class TrajectoryWriter:
         self._steps[i] = step
         self._params[i] = params
         for name in self.loss_names:
-            self._losses[name][i] = losses[name]
+            self._losses[name][i] = losses.get(name, np.nan)
+        self._given = set(losses) if i == 0 else self._given & set(losses)
         for name in self.weight_names:
             self._weights[name][i] = (weights or {})[name]
         self._n += 1
@@ -101,6 +105,10 @@ class TrajectoryWriter:
               extra_attrs: dict | None = None) -> None:
         """Write buffered rows, then the resume state of the last row, then the new length."""
         n = self._n
+        missing = [name for name in self.loss_names if n and name not in self._given]
+        if n and missing and self.complete_losses is not None:
+            for name, values in self.complete_losses(self._params[:n], missing).items():
+                self._losses[name][:n] = values
         if n:
             self.group["params"].append(self._params[:n], axis=0)
             self.group["step"].append(self._steps[:n], axis=0)
