@@ -19,11 +19,13 @@ from pinnviz.errors import InvalidSettingError, UnknownNameError
 from pinnviz.landscape import LandscapeData, TrajectoryDiagnostics, save_landscape
 from pinnviz.store import create_run
 from pinnviz.visualizer import (
+    colorbar_ticks,
     comparison_figure,
     landscape_axes,
     landscape_figure,
     loss_norm,
     save_figure,
+    scale_kind,
 )
 
 R0, R1 = 41, 31  # different sizes so a transposed grid would fail
@@ -36,8 +38,8 @@ def bowl(z0, z1):
 
 
 def energy(z0, z1):
-    """A Deep-Ritz-like energy: the bowl shifted so it is negative around its minimum."""
-    return bowl(z0, z1) - 0.5
+    """A Deep-Ritz-like energy: negative around its minimum, three decades of magnitude above it."""
+    return 100.0 * bowl(z0, z1) - 5.0
 
 
 def spiral(n: int, turns: float = 1.5, radius: float = 0.9) -> np.ndarray:
@@ -109,9 +111,23 @@ def points_of(ax, trajectory: str) -> dict[str, PathCollection]:
 def test_loss_norm_is_log_for_positive_and_symlog_for_energies(data):
     assert isinstance(loss_norm(data.losses["pinn"]), LogNorm)
     norm = loss_norm(data.losses["drm"])
-    assert isinstance(norm, SymLogNorm)
+    assert isinstance(norm, SymLogNorm) and scale_kind(norm) == "symlog"
     finite = data.losses["drm"][np.isfinite(data.losses["drm"])]
     assert norm.vmin == pytest.approx(finite.min()) and norm.vmax == pytest.approx(finite.max())
+
+
+def test_symlog_is_linear_over_a_narrow_range_and_logarithmic_over_decades():
+    narrow = loss_norm(np.linspace(-13.4, 3.4, 50))  # an energy near its minimum
+    assert isinstance(narrow, SymLogNorm) and scale_kind(narrow) == "linear"
+    np.testing.assert_allclose(narrow([-13.4, -5.0, 3.4]), [0.0, 8.4 / 16.8, 1.0], atol=1e-12)
+    wide = loss_norm(np.concatenate([np.linspace(-0.5, 0.5, 5), np.geomspace(1, 1e4, 50)]))
+    assert scale_kind(wide) == "symlog" and wide.linthresh == 1.0
+    ticks, labels = colorbar_ticks(wide)
+    assert list(ticks) == [0.0, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+    assert labels == ["0", "1", "10", "100", "$10^{3}$", "$10^{4}$"]
+    deep = loss_norm(np.array([-40.0, 2e3]))  # linear over +-100, the minimum labelled
+    assert deep.linthresh == 100.0 and scale_kind(deep) == "symlog"
+    assert colorbar_ticks(deep)[1] == ["-40", "0", "100", "$10^{3}$"]
 
 
 def test_loss_norm_covers_trajectory_values_outside_the_grid():
@@ -299,3 +315,21 @@ def test_render_errors_are_one_line(store, tmp_path, args, message):
 def test_render_missing_store(tmp_path):
     result = CliRunner().invoke(app, ["render", str(tmp_path / "none.zarr"), "--landscape", "ae"])
     assert result.exit_code == 2 and "no store at" in result.stderr
+
+
+def test_degenerate_landscapes_render_without_warnings(tmp_path):
+    """All-NaN and constant grids, no or one-point trajectories, zero and NaN errors: still a figure."""
+    base = synthetic_landscape(notes=None, two_trajectories=False)
+    diag = base.trajectories["pinn-0"]
+    one = TrajectoryDiagnostics(diag.coords[:1], diag.steps[:1], np.zeros(1), np.zeros(1),
+                                {"pinn": np.array([2.0])}, {"pinn": np.array([2.0])},
+                                {"pinn": np.array([np.nan])}, {"pinn": np.array([0.0])})
+    losses = {"pinn": np.full_like(base.losses["pinn"], 3.0), "nan": np.full_like(base.losses["pinn"], np.nan)}
+    data = LandscapeData("odd", base.axis_0, base.axis_1, losses, np.zeros_like(base.data_distance),
+                         np.zeros_like(base.extrapolated), {"one": one}, {})
+    fig = landscape_figure(data, surface=True, dpi=30)
+    assert len(labelled(fig, "landscape:")) == 2
+    assert float(imread(save_figure(fig, tmp_path / "odd.png"))[..., :3].std()) > 0.01
+    empty = LandscapeData("empty", base.axis_0, base.axis_1, {"pinn": base.losses["pinn"]}, base.data_distance,
+                          base.extrapolated, {}, {})
+    save_figure(landscape_figure(empty, dpi=30), tmp_path / "empty.png")

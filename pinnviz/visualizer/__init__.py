@@ -23,11 +23,14 @@ from pinnviz.visualizer._figures import error_means as error_means
 from pinnviz.visualizer._figures import landscape_figure as landscape_figure
 from pinnviz.visualizer._figures import landscape_figure_size as landscape_figure_size
 from pinnviz.visualizer._landscape import landscape_axes as landscape_axes
+from pinnviz.visualizer._scales import colorbar_ticks as colorbar_ticks
 from pinnviz.visualizer._scales import loss_norm as loss_norm
+from pinnviz.visualizer._scales import scale_kind as scale_kind
 from pinnviz.visualizer._surface import surface_axes as surface_axes
 
 __all__ = [
     "FORMATS",
+    "colorbar_ticks",
     "comparison_figure",
     "data_distance_axes",
     "error_means",
@@ -38,5 +41,6 @@ __all__ = [
     "loss_norm",
     "projection_error_axes",
     "save_figure",
+    "scale_kind",
     "surface_axes",
 ]

@@ -8,7 +8,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 
-from pinnviz.errors import unknown_name
 from pinnviz.landscape import LandscapeData
 from pinnviz.visualizer._landscape import (
     DEFAULT_LEVELS,
@@ -83,8 +82,8 @@ def loss_error_axes(ax: Axes, data: LandscapeData, loss: str, *, trajectories: S
     for i, name in enumerate(names):
         diag = data.trajectories[name]
         color = ERROR_COLORS[i % len(ERROR_COLORS)]
-        if loss not in diag.relative_loss_error:
-            raise unknown_name(f"loss of trajectory {name!r} diagnostics,", loss, diag.relative_loss_error)
+        if loss not in diag.relative_loss_error:  # this loss was not evaluated along this trajectory
+            continue
         rel = np.asarray(diag.relative_loss_error[loss], dtype=float)
         arrays.append(rel)
         ax.plot(diag.steps, _positive(rel), color=color, lw=1.2,
@@ -95,12 +94,15 @@ def loss_error_axes(ax: Axes, data: LandscapeData, loss: str, *, trajectories: S
             arrays.append(rng)
             ax.plot(diag.steps, _positive(rng), color=color, lw=1.0, ls="--",
                     label=f"{name} / range: mean {_fmt(_finite_mean(rng))}")
+    if not arrays:
+        ax.text(0.5, 0.5, f"no trajectory diagnostics for {loss}", transform=ax.transAxes, ha="center",
+                va="center", fontsize="small")
     _log_y_if_possible(ax, arrays)
     ax.set_xlabel("training step")
     ax.set_ylabel(r"$|L(m) - L(D(E(m)))| \,/\, |L(m)|$")
     ax.set_title(f"{loss}: relative loss error", fontsize="medium")
     ax.grid(True, which="major", alpha=0.3)
-    if names:
+    if arrays:
         ax.legend(fontsize="x-small", title="e_relative", title_fontsize="x-small", framealpha=0.8)
 
 

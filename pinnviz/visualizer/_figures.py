@@ -148,7 +148,7 @@ def landscape_figure(data: LandscapeData, losses: Sequence[str] | None = None, *
         ax = fig.add_subplot(grid[row, 0], label=f"landscape:{loss}")
         mappable = landscape_axes(ax, data, loss, trajectories=names, cmap=cmap, levels=levels)
         kind = scale_kind(mappable.norm)
-        ax.set_title(f"{loss}" + (f" ({kind} colour scale)" if kind != "linear" else ""), fontsize="medium")
+        ax.set_title(f"{loss} ({kind} colour scale)", fontsize="medium")
         style_colorbar(fig.colorbar(mappable, ax=ax, label=loss, shrink=0.95))
         col = 1
         if surface:

@@ -64,8 +64,17 @@ def _outline(width: float = 2.2):
     return [patheffects.Stroke(linewidth=width, foreground="black"), patheffects.Normal()]
 
 
+def marker_indices(n: int, max_points: int) -> np.ndarray:
+    """Indices of the inner points (not start, not end) that get a marker: all, or `max_points` evenly
+    spaced along the trajectory."""
+    inner = np.arange(1, n - 1)
+    if len(inner) <= max_points:
+        return inner
+    return np.unique(np.round(np.linspace(1, n - 2, max_points)).astype(int))
+
+
 def draw_trajectory(ax: Axes, coords: np.ndarray, values: np.ndarray | None, *, norm: Normalize, cmap,
-                    color: str, label: str, marker_size: float | None = None) -> None:
+                    color: str, label: str, marker_size: float | None = None, max_points: int = 80) -> None:
     """One trajectory on `ax`: a line, its points coloured by `values` on (`norm`, `cmap`), start and end.
 
     Parameters
@@ -76,10 +85,16 @@ def draw_trajectory(ax: Axes, coords: np.ndarray, values: np.ndarray | None, *, 
         The points' colour values (their *true* loss); None draws the points in `color`.
     norm, cmap
         The scale of the panel the points sit on, so a point's colour is comparable with the contour.
+    marker_size : float, optional
+        Area of the inner markers (points^2); by default smaller for longer trajectories.
+    max_points : int, default=80
+        The most inner points given a marker (evenly spaced in training order, so a long trajectory's
+        colours stay readable); the line always joins every point.
     """
     coords = np.asarray(coords, dtype=float)
+    inner = marker_indices(len(coords), max_points)
     if marker_size is None:  # dense trajectories get smaller points so their colours stay readable
-        marker_size = float(np.clip(1500.0 / max(len(coords), 1), 6.0, 24.0))
+        marker_size = float(np.clip(2400.0 / max(len(inner), 1), 18.0, 36.0))
     line_width = 1.2
     ax.plot(coords[:, 0], coords[:, 1], color=color, lw=line_width, zorder=4, label=label,
             path_effects=_outline(line_width + 1.4), gid=f"trajectory-line:{label}")
@@ -90,7 +105,6 @@ def draw_trajectory(ax: Axes, coords: np.ndarray, values: np.ndarray | None, *, 
     else:
         values = np.asarray(values, dtype=float)
         colour_of = lambda idx: {"c": values[idx]}  # noqa: E731
-    inner = slice(1, len(coords) - 1) if len(coords) > 2 else slice(0, 0)
     ax.scatter(coords[inner, 0], coords[inner, 1], s=marker_size, linewidths=0.3,
                gid=f"trajectory-points:{label}", plotnonfinite=True, **colour_of(inner), **common)
     ax.scatter(coords[:1, 0], coords[:1, 1], s=70, marker=START_MARKER, linewidths=2.0,

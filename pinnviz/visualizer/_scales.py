@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 from matplotlib.scale import SymmetricalLogTransform
+from matplotlib.ticker import MaxNLocator
 
 SYMLOG_BASE = 10.0
 SYMLOG_LINSCALE = 0.5
@@ -31,9 +32,11 @@ def loss_norm(*values: np.ndarray) -> Normalize:
     -------
     matplotlib.colors.Normalize
         `LogNorm` when every finite value is positive; `SymLogNorm` (base 10) when some are zero or
-        negative, as a Deep Ritz energy is near its minimum. Its linear range around zero is the power
-        of ten at or below the 10th percentile of ``|values|`` (at least 1e-6 of the largest). With no
-        finite value at all, a plain ``Normalize(0, 1)``.
+        negative, as a Deep Ritz energy near its minimum. Its linear part reaches from -T to T, T the
+        power of ten at or above ``|min|`` (so the minimum keeps its detail and larger values are
+        compressed); with a minimum of zero, T is the power of ten at or below the 10th percentile of
+        the non-zero ``|values|``. When T covers every value the scale is simply linear (see
+        `scale_kind`). With no finite value at all, a plain ``Normalize(0, 1)``.
     """
     flat = _finite(values)
     if flat.size == 0:
@@ -47,20 +50,29 @@ def loss_norm(*values: np.ndarray) -> Normalize:
     largest = float(magnitude.max())
     if largest == 0.0:
         return SymLogNorm(linthresh=1.0, linscale=SYMLOG_LINSCALE, vmin=-1.0, vmax=1.0, base=SYMLOG_BASE)
-    nonzero = magnitude[magnitude > 0]
-    linthresh = max(float(np.percentile(nonzero, 10)), largest * 1e-6)
-    linthresh = 10.0 ** np.floor(np.log10(linthresh))
+    if lo < 0:
+        # linear from the lowest energy up to as far above zero: the minimum, where a Deep Ritz trajectory
+        # ends, keeps its detail; larger values are compressed logarithmically. An energy whose values
+        # stay within that (-13.4 .. 3.4, say) gets a linear scale over its whole range.
+        linthresh = 10.0 ** np.ceil(np.log10(-lo))
+    else:  # zero is the minimum: linear up to the smallest non-zero magnitudes, log above
+        nonzero = magnitude[magnitude > 0]
+        linthresh = 10.0 ** np.floor(np.log10(max(float(np.percentile(nonzero, 10)), largest * 1e-6)))
     if hi <= lo:
         lo, hi = lo - linthresh, hi + linthresh
     return SymLogNorm(linthresh=linthresh, linscale=SYMLOG_LINSCALE, vmin=lo, vmax=hi, base=SYMLOG_BASE)
 
 
 def scale_kind(norm: Normalize) -> str:
-    """``"log"``, ``"symlog"`` or ``"linear"``: how `norm` maps values to colours."""
+    """``"log"``, ``"symlog"`` or ``"linear"``: how `norm` maps values to colours over its range.
+
+    A `SymLogNorm` whose linear part covers [vmin, vmax] is ``"linear"``.
+    """
     if isinstance(norm, LogNorm):
         return "log"
     if isinstance(norm, SymLogNorm):
-        return "symlog"
+        reach = max(abs(float(norm.vmin)), abs(float(norm.vmax)))
+        return "symlog" if float(norm.linthresh) < reach else "linear"
     return "linear"
 
 
@@ -132,10 +144,8 @@ def colorbar_ticks(norm: Normalize) -> tuple[np.ndarray, list[str]]:
             ticks.insert(0, lo)  # the lowest energy matters (a Ritz minimum): label it
         if len(ticks) < 2:
             ticks = [lo, hi]
-    else:
-        from matplotlib.ticker import MaxNLocator
-
-        ticks = [t for t in MaxNLocator(5).tick_values(lo, hi) if lo <= t <= hi] or [lo, hi]
+    else:  # linear, or a symmetric-log scale whose linear part covers the range
+        ticks = [float(t) for t in MaxNLocator(6).tick_values(lo, hi) if lo <= t <= hi] or [lo, hi]
     ticks = np.asarray(ticks, dtype=float)
     return ticks, [_label(float(t)) for t in ticks]
 

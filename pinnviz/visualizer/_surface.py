@@ -55,8 +55,10 @@ def surface_axes(ax, data: LandscapeData, loss: str, *, trajectories: Sequence[s
         colours = np.asarray(norm(np.ma.masked_invalid(sub)).filled(np.nan))
         facecolors = ax_cmap(cmap)(np.where(np.isfinite(colours), colours, 0.0))
         facecolors[~finite, 3] = 0.0  # NaN cells transparent
+        ax.computed_zorder = False  # keep the trajectory drawn over the surface from every view
         ax.plot_surface(x0, x1, np.where(finite, height, np.nanmin(height)), facecolors=facecolors,
-                        rstride=1, cstride=1, linewidth=0, antialiased=False, shade=False, rasterized=True)
+                        rstride=1, cstride=1, linewidth=0, antialiased=False, shade=False, rasterized=True,
+                        zorder=1)
     for i, name in enumerate(names):
         coords = np.asarray(data.trajectories[name].coords, dtype=float)
         if true[i] is None:
@@ -65,10 +67,10 @@ def surface_axes(ax, data: LandscapeData, loss: str, *, trajectories: Sequence[s
         color = TRAJECTORY_COLORS[i % len(TRAJECTORY_COLORS)]
         ax.plot(coords[:, 0], coords[:, 1], z, color="black" if color == "white" else color, lw=1.2, zorder=5)
         ax.scatter(coords[:, 0], coords[:, 1], z, c=true[i], cmap=cmap, norm=norm, s=8, edgecolors="black",
-                   linewidths=0.3, depthshade=False)
+                   linewidths=0.3, depthshade=False, zorder=6)
         for idx, marker, size in ((0, START_MARKER, 50), (-1, END_MARKER, 120)):
             ax.scatter(coords[idx, 0], coords[idx, 1], z[idx], marker=marker, s=size, c=[true[i][idx]], cmap=cmap,
-                       norm=norm, edgecolors="black", linewidths=1.5, depthshade=False)
+                       norm=norm, edgecolors="black", linewidths=1.5, depthshade=False, zorder=7)
     height_unit = {"log": f"log10 {loss}", "symlog": f"symlog {loss}"}.get(scale_kind(norm), loss)
     ax.set_xlabel("$z_0$", fontsize="small", labelpad=-6)
     ax.set_ylabel("$z_1$", fontsize="small", labelpad=-6)
