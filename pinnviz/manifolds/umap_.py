@@ -86,30 +86,44 @@ class UMAPManifold(Manifold):
         self.umap_ = self._fit_umap(X32)
         self.X_fit_ = X32.astype(np.float64)
         self.embedding_ = np.asarray(self.umap_.embedding_, dtype=np.float64)
-        self._hull = None
+        self._hull, self._rows = None, None
         self._set_extent(self.embedding_)
         return self
 
     def encode(self, X) -> np.ndarray:
+        """Codes of X: a fitted point gets its embedding row, any other point umap-learn's `transform`."""
         check_fitted(self, "umap_")
-        X = as_points(X, n_params=self.X_fit_.shape[1])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return np.asarray(self.umap_.transform(X.astype(np.float32)), dtype=np.float64)
+        X32 = as_points(X, n_params=self.X_fit_.shape[1]).astype(np.float32)
+        if getattr(self, "_rows", None) is None:
+            self._rows = {row.tobytes(): i for i, row in enumerate(self.X_fit_.astype(np.float32))}
+        known = np.array([self._rows.get(row.tobytes(), -1) for row in X32], dtype=np.int64)
+        Z = np.empty((len(X32), 2))
+        Z[known >= 0] = self.embedding_[known[known >= 0]]
+        new = np.flatnonzero(known < 0)
+        if len(new):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                Z[new] = self.umap_.transform(X32[new])
+        return Z
 
-    def decodable(self, Z) -> np.ndarray:
-        check_fitted(self, "umap_")
-        Z = as_latent(Z)
+    def _simplices(self, Z: np.ndarray) -> np.ndarray:
+        """Index of the Delaunay simplex holding each code, -1 outside (a small tolerance keeps the
+        embedding's own hull vertices inside)."""
         if self._hull is None:
             from scipy.spatial import Delaunay
 
             self._hull = Delaunay(self.embedding_, qhull_options="QJ")
-        return self._hull.find_simplex(Z) >= 0
+        return self._hull.find_simplex(Z, tol=1e-6)
+
+    def decodable(self, Z) -> np.ndarray:
+        check_fitted(self, "umap_")
+        return self._simplices(as_latent(Z)) >= 0
 
     def decode(self, Z) -> np.ndarray:
         check_fitted(self, "umap_")
         Z = as_latent(Z)
-        inside = self.decodable(Z)
+        simplex = self._simplices(Z)
+        inside = simplex >= 0
         if self.outside == "raise" and not inside.all():
             raise OutsideEmbeddingError(
                 f"{int((~inside).sum())} of {len(Z)} latent points lie outside the convex hull of the UMAP "
@@ -118,9 +132,15 @@ class UMAPManifold(Manifold):
         out = np.full((len(Z), self.X_fit_.shape[1]), np.nan)
         rows = np.arange(len(Z)) if self.outside == "allow" else np.flatnonzero(inside)
         if len(rows):
+            Zr = Z[rows].copy()
+            # umap-learn looks codes up without tolerance: move codes on a simplex's boundary a hair
+            # (1e-6 of the way) toward its centroid so that the lookup finds the simplex they belong to
+            ok = simplex[rows] >= 0
+            centroids = self._hull.points[self._hull.simplices[simplex[rows][ok]]].mean(axis=1)
+            Zr[ok] += 1e-6 * (centroids - Zr[ok])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                out[rows] = self.umap_.inverse_transform(Z[rows].astype(np.float32))
+                out[rows] = self.umap_.inverse_transform(Zr.astype(np.float32))
         return out
 
     def latent_extent(self, margin: float = 0.0) -> tuple[float, float, float, float]:
@@ -146,6 +166,6 @@ class UMAPManifold(Manifold):
                 f"re-fitting the stored UMAP (umap-learn {attrs.get('umap_version')}) did not reproduce its "
                 f"embedding (max difference {diff:.3g}); fit the manifold again with this installation"
             )
-        self._hull = None
+        self._hull, self._rows = None, None
         self.extent_ = tuple(attrs["extent_"])
         return self
