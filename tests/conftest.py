@@ -21,7 +21,7 @@ def module_from_vector(net: MLP, theta: torch.Tensor) -> torch.nn.Module:
     layers.append(torch.nn.Linear(fan_in, net.outputs, bias=net.output_bias))
     module = torch.nn.Sequential(*layers).to(theta.dtype)
     with torch.no_grad():
-        for param, entry in zip(module.parameters(), net.layout.entries):
+        for param, entry in zip(module.parameters(), net.layout.entries, strict=True):
             param.copy_(theta[entry.offset : entry.offset + entry.size].reshape(entry.shape))
     return module
 

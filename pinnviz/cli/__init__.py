@@ -6,6 +6,7 @@ import typer
 
 from pinnviz.cli.fit_manifold import fit_manifold_command
 from pinnviz.cli.info import info_command
+from pinnviz.cli.landscape import compare_command, demo_command, landscape_command
 from pinnviz.cli.render import render_command
 from pinnviz.cli.train import train_command
 
@@ -20,6 +21,9 @@ app.command("train")(train_command)
 app.command("info")(info_command)
 app.command("fit-manifold")(fit_manifold_command)
 app.command("render")(render_command)
+app.command("landscape")(landscape_command)
+app.command("compare")(compare_command)
+app.command("demo")(demo_command)
 
 
 def main() -> None:

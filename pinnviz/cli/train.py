@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,7 +33,7 @@ def train_command(
     init_scale: Annotated[float, typer.Option(help="Factor on PyTorch's default initialisation.",
                                               rich_help_panel=OPTIM)] = 1.0,
     log_every: Annotated[int, typer.Option(help="Store every N-th step (and the last).")] = 1,
-    name: Annotated[Optional[str], typer.Option(help="Trajectory name (with --seeds > 1, a prefix).")] = None,
+    name: Annotated[str | None, typer.Option(help="Trajectory name (with --seeds > 1, a prefix).")] = None,
     width: Annotated[int, typer.Option(help="Hidden layer width.", rich_help_panel=MODEL)] = 20,
     depth: Annotated[int, typer.Option(help="Number of hidden layers.", rich_help_panel=MODEL)] = 2,
     activation: Annotated[str, typer.Option(help="tanh or x+tanh.", rich_help_panel=MODEL)] = "tanh",

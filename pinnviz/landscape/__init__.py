@@ -5,5 +5,9 @@ from pinnviz.landscape._data import TrajectoryDiagnostics as TrajectoryDiagnosti
 from pinnviz.landscape._data import landscape_names as landscape_names
 from pinnviz.landscape._data import load_landscape as load_landscape
 from pinnviz.landscape._data import save_landscape as save_landscape
+from pinnviz.landscape._evaluate import compute_landscape as compute_landscape
+from pinnviz.landscape._evaluate import latent_axes as latent_axes
+from pinnviz.landscape._evaluate import trajectory_diagnostics as trajectory_diagnostics
 
-__all__ = ["LandscapeData", "TrajectoryDiagnostics", "landscape_names", "load_landscape", "save_landscape"]
+__all__ = ["LandscapeData", "TrajectoryDiagnostics", "compute_landscape", "landscape_names", "latent_axes",
+           "load_landscape", "save_landscape", "trajectory_diagnostics"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import zarr
@@ -70,7 +70,7 @@ class TrajectoryWriter:
             **attrs,
             "status": "running",
             "length": 0,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "pid": os.getpid(),
             "host": socket.gethostname(),
         })

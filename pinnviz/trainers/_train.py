@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -127,7 +127,7 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
         else:
             states = [w.read_resume() for w in writers]
             theta0 = torch.stack([torch.as_tensor(run.group[f"trajectories/{n}/params"][w.length - 1])
-                                  for n, w in zip(names, writers)])
+                                  for n, w in zip(names, writers, strict=True)])
             start = int(states[0][1]["step"])
             if any(int(s[1]["step"]) != start for s in states):
                 raise IncompatibleRunError(f"trajectories {names} of one batch stopped at different steps")
