@@ -190,7 +190,7 @@ def test_landscape_axes_masks_nan_cells_and_hatches_the_extrapolated_region(data
 
 def test_landscape_axes_rejects_unknown_names(data):
     ax = Figure().add_subplot()
-    with pytest.raises(UnknownNameError, match="unknown loss .*'nope'.*valid: drm, pinn"):
+    with pytest.raises(UnknownNameError, match="unknown loss 'nope'; valid: drm, pinn"):
         landscape_axes(ax, data, "nope")
     with pytest.raises(UnknownNameError, match="unknown trajectory 'x'; valid: drm-0, pinn-0"):
         landscape_axes(ax, data, "pinn", trajectories=["x"])
@@ -225,6 +225,8 @@ def test_landscape_figure_options(data):
         landscape_figure(data, dpi=0)
     with pytest.raises(InvalidSettingError, match="megapixels"):
         landscape_figure(data, size=(100, 100), dpi=300)
+    with pytest.raises(InvalidSettingError, match=r"too small for 2 x 3 panels; give at least \(4, 5.4\)"):
+        landscape_figure(data, size=(3, None))
 
 
 def test_saved_png_has_the_requested_size_and_content(data, tmp_path):
@@ -304,6 +306,7 @@ def test_render_svg_with_surface(store, tmp_path):
     (["--landscape", "ae", "--loss", "pinn,nope"], "'nope'"),
     (["--landscape", "ae", "-o", "x.gif"], "suffix must be one of"),
     (["--landscape", "ae", "--dpi", "0"], "dpi=0"),
+    (["--landscape", "ae", "--width", "1"], "too small"),
 ])
 def test_render_errors_are_one_line(store, tmp_path, args, message):
     result = CliRunner().invoke(app, ["render", str(store), *args])

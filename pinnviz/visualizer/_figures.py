@@ -54,7 +54,11 @@ def _fmt(value: float) -> str:
     return f"{value:.2e}" if np.isfinite(value) else "n/a"
 
 
-def _check_size(size, default: tuple[float, float], dpi: float) -> tuple[float, float]:
+#: the smallest figure area per panel (inches) before constrained layout collapses the axes
+MIN_PANEL = (2.0, 1.8)
+
+
+def _check_size(size, default: tuple[float, float], dpi: float, panels: tuple[int, int]) -> tuple[float, float]:
     if not dpi > 0:
         raise InvalidSettingError(f"dpi={dpi} must be > 0")
     size = (None, None) if size is None else tuple(size)
@@ -63,6 +67,11 @@ def _check_size(size, default: tuple[float, float], dpi: float) -> tuple[float, 
     width, height = (default[i] if size[i] is None else float(size[i]) for i in range(2))
     if not (width > 0 and height > 0):
         raise InvalidSettingError(f"size=({width}, {height}) inches: width and height must be > 0")
+    least = (MIN_PANEL[0] * panels[0], MIN_PANEL[1] * panels[1])
+    if width < least[0] or height < least[1]:
+        raise InvalidSettingError(
+            f"size=({width:g}, {height:g}) inches is too small for {panels[0]} x {panels[1]} panels; "
+            f"give at least ({least[0]:g}, {least[1]:g}) (default {default[0]:g} x {default[1]:g})")
     if width * height * dpi * dpi > MAX_PIXELS:
         raise InvalidSettingError(
             f"size=({width:g}, {height:g}) inches at dpi={dpi:g} is {width * dpi:.0f} x {height * dpi:.0f} "
@@ -138,7 +147,7 @@ def landscape_figure(data: LandscapeData, losses: Sequence[str] | None = None, *
     losses = select_losses(data, losses)
     names = select_trajectories(data, trajectories)
     width, height = _check_size(size, landscape_figure_size(len(losses), diagnostics=diagnostics, surface=surface),
-                                dpi)
+                                dpi, (1 + surface + diagnostics, len(losses) + diagnostics))
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     ncols = 1 + surface + diagnostics
     grid = fig.add_gridspec(len(losses) + diagnostics, ncols,
@@ -223,7 +232,7 @@ def comparison_figure(datas: Mapping[str, LandscapeData], losses: Sequence[str],
     chosen = {label: select_trajectories(data, trajectories) for label, data in datas.items()}
     noted = any(data.attrs.get("notes") for data in datas.values())
     default = (5.0 * len(datas), 4.4 * len(losses) + 0.6 + 0.6 * noted)
-    width, height = _check_size(size, default, dpi)
+    width, height = _check_size(size, default, dpi, (len(datas), len(losses)))
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     grid = fig.add_gridspec(len(losses), len(datas))
     shared = {}
@@ -240,7 +249,8 @@ def comparison_figure(datas: Mapping[str, LandscapeData], losses: Sequence[str],
             mappable = landscape_axes(ax, data, loss, trajectories=chosen[label], cmap=cmap, levels=levels,
                                       norm=shared.get(loss), legend=(row == 0))
             e_proj, e_rel = error_means(data, loss, chosen[label])
-            ax.set_title(f"{label}: {loss}\ne_proj {_fmt(e_proj)}, e_relative {_fmt(e_rel)}", fontsize="medium")
+            ax.set_title(f"{label}: {loss} ({scale_kind(mappable.norm)} scale)\n"
+                         f"e_proj {_fmt(e_proj)}, e_relative {_fmt(e_rel)}", fontsize="medium")
             style_colorbar(fig.colorbar(mappable, ax=ax, shrink=0.95))
             if col > 0:
                 ax.set_ylabel("")

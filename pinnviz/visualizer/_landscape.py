@@ -37,7 +37,7 @@ def select_trajectories(data: LandscapeData, trajectories: Sequence[str] | None)
 def check_loss(data: LandscapeData, loss: str) -> np.ndarray:
     """The (R1, R0) grid of `loss`, or `UnknownNameError` listing the losses `data` holds."""
     if loss not in data.losses:
-        raise unknown_name(f"loss of landscape {data.name!r},", loss, data.losses)
+        raise unknown_name("loss", loss, data.losses)
     return np.asarray(data.losses[loss], dtype=float)
 
 
