@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,20 +11,35 @@ import typer
 from pinnviz.cli._common import friendly_errors, out, step_progress
 from pinnviz.cli.info import print_trajectory_table
 from pinnviz.errors import InvalidSettingError
-from pinnviz.nets import MLP
-from pinnviz.problems import PhysicsLosses, problem_class
+from pinnviz.problems import build_physics
 from pinnviz.store import open_run
 from pinnviz.trainers import TrainConfig, resume, train
 
 MODEL = "Model"
 OPTIM = "Optimisation"
+PROBLEM = "Problem"
+
+
+def parse_settings(pairs: list[str] | None) -> dict:
+    """KEY=VALUE pairs; values are read as JSON where they parse (numbers, true/false), else as text."""
+    settings = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidSettingError(f"--set {pair!r} must look like KEY=VALUE")
+        try:
+            settings[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip()] = value
+    return settings
 
 
 @friendly_errors
 def train_command(
     problem: Annotated[str, typer.Argument(help="Problem name, e.g. poisson1d.")] = "poisson1d",
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Store to create or add to.")] = Path("run.zarr"),
-    loss: Annotated[str, typer.Option(help="Objective to minimise (drm, pinn, ...).", rich_help_panel=OPTIM)] = "pinn",
+    loss: Annotated[str | None, typer.Option(help="Objective to minimise (drm, pinn, ...; default: the "
+                                             "problem's).", rich_help_panel=OPTIM)] = None,
     optimizer: Annotated[str, typer.Option(help="adam or sgd.", rich_help_panel=OPTIM)] = "adam",
     lr: Annotated[float, typer.Option(help="Learning rate.", rich_help_panel=OPTIM)] = 1e-3,
     steps: Annotated[int, typer.Option(help="Optimizer steps.", rich_help_panel=OPTIM)] = 7500,
@@ -34,14 +50,18 @@ def train_command(
                                               rich_help_panel=OPTIM)] = 1.0,
     log_every: Annotated[int, typer.Option(help="Store every N-th step (and the last).")] = 1,
     name: Annotated[str | None, typer.Option(help="Trajectory name (with --seeds > 1, a prefix).")] = None,
-    width: Annotated[int, typer.Option(help="Hidden layer width.", rich_help_panel=MODEL)] = 20,
-    depth: Annotated[int, typer.Option(help="Number of hidden layers.", rich_help_panel=MODEL)] = 2,
+    width: Annotated[int | None, typer.Option(help="Hidden layer width (default: the problem's).",
+                                              rich_help_panel=MODEL)] = None,
+    depth: Annotated[int | None, typer.Option(help="Number of hidden layers (default: the problem's).",
+                                              rich_help_panel=MODEL)] = None,
     activation: Annotated[str, typer.Option(help="tanh or x+tanh.", rich_help_panel=MODEL)] = "tanh",
-    solution: Annotated[str, typer.Option(help="Manufactured solution: a registered name or an "
-                                          "expression in x.", rich_help_panel="Problem")] = "default",
-    quadrature: Annotated[str, typer.Option(help="midpoint or montecarlo.", rich_help_panel="Problem")] = "midpoint",
-    points: Annotated[int, typer.Option(help="Quadrature points (samples per step for montecarlo).",
-                                        rich_help_panel="Problem")] = 100,
+    solution: Annotated[str | None, typer.Option(help="poisson1d: manufactured solution, a registered name "
+                                                 "or an expression in x.", rich_help_panel=PROBLEM)] = None,
+    quadrature: Annotated[str | None, typer.Option(help="midpoint or montecarlo.", rich_help_panel=PROBLEM)] = None,
+    points: Annotated[int | None, typer.Option(help="Quadrature points (samples per step for montecarlo).",
+                                               rich_help_panel=PROBLEM)] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="Other problem setting KEY=VALUE "
+                                                       "(repeatable).", rich_help_panel=PROBLEM)] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
     resume_run: Annotated[bool, typer.Option("--resume", help="Continue the interrupted trajectories "
@@ -52,17 +72,16 @@ def train_command(
         with step_progress("resuming") as progress:
             names = resume(out_path, progress=progress)
     else:
-        cls = problem_class(problem)
-        if points < 1:
-            raise InvalidSettingError(f"points={points} must be >= 1")
-        problem_obj = cls(solution, quadrature=quadrature, points=points)
-        model = problem_obj.default_model()
-        net = MLP(cls.inputs, cls.outputs, width, depth, activation=activation, bc=model["bc"],
-                  output_bias=model["output_bias"])
+        options = parse_settings(settings)
+        for key, value in (("solution", solution), ("quadrature", quadrature), ("points", points)):
+            if value is not None:
+                options[key] = value
+        physics = build_physics(problem, options, width=width, depth=depth, activation=activation)
+        loss = loss or physics.problem.default_loss
         config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, steps=steps, seed=seed, seeds=seeds,
                              init_scale=init_scale, log_every=log_every, device=device, dtype=dtype)
         with step_progress(f"train {problem} {loss}", loss) as progress:
-            names = train(out_path, PhysicsLosses(problem_obj, net), config, name=name, progress=progress)
+            names = train(out_path, physics, config, name=name, progress=progress)
     run = open_run(out_path)
     print_trajectory_table(run, names, title=f"{out_path}")
     out.print(f"stored in {out_path.resolve()}")

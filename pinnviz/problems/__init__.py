@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pinnviz.errors import unknown_name
+from pinnviz.errors import InvalidSettingError, unknown_name
+from pinnviz.nets import MLP
 from pinnviz.problems._evaluate import PhysicsLosses as PhysicsLosses
 from pinnviz.problems.poisson import SOLUTIONS as SOLUTIONS
 from pinnviz.problems.poisson import Poisson1D as Poisson1D
@@ -22,4 +23,28 @@ def problem_from_settings(settings: dict):
     return problem_class(settings.get("name", "")).from_settings(settings)
 
 
-__all__ = ["PROBLEMS", "SOLUTIONS", "PhysicsLosses", "Poisson1D", "problem_class", "problem_from_settings"]
+def build_problem(name: str, options: dict | None = None):
+    """A problem from its registry name and options (checked against the class's `OPTIONS`)."""
+    cls = problem_class(name)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(cls.OPTIONS))
+    if unknown:
+        raise InvalidSettingError(
+            f"{name} has no setting {', '.join(unknown)}; valid: {', '.join(sorted(cls.OPTIONS))}"
+        )
+    return cls.from_settings({**cls.OPTIONS, **options, "name": name})
+
+
+def build_physics(name: str, options: dict | None = None, *, width: int | None = None, depth: int | None = None,
+                  activation: str = "tanh") -> PhysicsLosses:
+    """Problem and network (the problem's default architecture unless width/depth are given)."""
+    problem = build_problem(name, options)
+    model = problem.default_model()
+    net = MLP(problem.inputs, problem.outputs, model["width"] if width is None else width,
+              model["depth"] if depth is None else depth, activation=activation, bc=model["bc"],
+              output_bias=model["output_bias"])
+    return PhysicsLosses(problem, net)
+
+
+__all__ = ["PROBLEMS", "SOLUTIONS", "PhysicsLosses", "Poisson1D", "build_physics", "build_problem", "problem_class",
+           "problem_from_settings"]

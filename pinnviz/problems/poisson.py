@@ -42,6 +42,7 @@ class Poisson1D:
     """
 
     name = "poisson1d"
+    OPTIONS = {"solution": "default", "quadrature": "midpoint", "points": 100, "seed": 0}
     inputs = 1
     outputs = 1
     loss_names = ("drm", "pinn", "l2_error")
@@ -73,7 +74,8 @@ class Poisson1D:
                    points=settings.get("points", 100), seed=settings.get("seed", 0))
 
     def default_model(self) -> dict:
-        return {"inputs": 1, "outputs": 1, "bc": "hard", "output_bias": False}
+        """The paper's network: 1-20-20-1 tanh, distance function on the basis functions, no output bias."""
+        return {"width": 20, "depth": 2, "bc": "hard", "output_bias": False}
 
     # ---------------------------------------------------------------- geometry
     @staticmethod
