@@ -7,6 +7,7 @@ import typer
 from pinnviz.cli.fit_manifold import fit_manifold_command
 from pinnviz.cli.info import info_command
 from pinnviz.cli.landscape import compare_command, demo_command, landscape_command
+from pinnviz.cli.probe import probe_app
 from pinnviz.cli.render import render_command
 from pinnviz.cli.train import train_command
 
@@ -24,6 +25,7 @@ app.command("render")(render_command)
 app.command("landscape")(landscape_command)
 app.command("compare")(compare_command)
 app.command("demo")(demo_command)
+app.add_typer(probe_app, name="probe")
 
 
 def main() -> None:

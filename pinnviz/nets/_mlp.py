@@ -140,7 +140,7 @@ class MLP:
 
     # ------------------------------------------------------------------ evaluation
     def fields(self, theta: torch.Tensor, x: torch.Tensor, order: int = 2,
-               distance: DistanceFn | None = None) -> Fields:
+               distance: DistanceFn | None = None, *, functional: bool = False) -> Fields:
         """Output and its x-derivatives up to `order` (0, 1 or 2) for every vector in theta.
 
         Parameters
@@ -148,6 +148,7 @@ class MLP:
         theta : (G, n_params)
         x : (N, inputs)
         distance : the problem's distance function, required when bc == "hard".
+        functional : never write in place (for torch.func transforms such as `hessian` and `vmap`).
 
         Hidden states are kept features-major, h (G, width, C, N), with C stacked channels
         [value, d/dx_a, d2/dx_a dx_b], so every layer is one (width x width) @ (width x C*N) bmm.
@@ -158,7 +159,7 @@ class MLP:
         if self.bc == "hard" and distance is None:
             raise InvalidSettingError("a hard-BC network needs the problem's distance function")
         G, N, d = theta.shape[0], x.shape[0], self.inputs
-        in_place = not (torch.is_grad_enabled() and theta.requires_grad)
+        in_place = not (functional or (torch.is_grad_enabled() and theta.requires_grad))
         # Pre-activations are carried doubled (2z, 2J, 2H): see _activation.
         W2 = 2.0 * self.layout.view(theta, "hidden.0.weight")  # (G, width, d)
         b2 = 2.0 * self.layout.view(theta, "hidden.0.bias")  # (G, width)

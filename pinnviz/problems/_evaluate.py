@@ -49,17 +49,18 @@ class PhysicsLosses:
         return batch
 
     def __call__(self, theta: torch.Tensor, names: Sequence[str] | None = None,
-                 batch: dict | None = None) -> dict[str, torch.Tensor]:
+                 batch: dict | None = None, *, functional: bool = False) -> dict[str, torch.Tensor]:
         """Losses (G,) of every vector in theta (G, n_params); differentiable in theta.
 
         `batch` fixes the quadrature (else the problem samples one: a new one per call for Monte Carlo).
+        `functional` avoids in-place writes, for use inside torch.func transforms.
         """
         names = self.check_names(names or self.names)
         if batch is None or "distance" not in batch and self.net.bc == "hard":
             batch = self.prepare(theta, batch)
         order = self.problem.losses_order(names)
         distance = (lambda _x: batch["distance"]) if self.net.bc == "hard" else None
-        fields = self.net.fields(theta, batch["x"], order, distance)
+        fields = self.net.fields(theta, batch["x"], order, distance, functional=functional)
         return self.problem.losses_from_fields(fields, batch, names)
 
     @torch.no_grad()

@@ -1,0 +1,10 @@
+"""The loss-landscape analyses of Rowan et al. (2024), each a Python function storing in `probes/<name>/`."""
+
+from pinnviz.probes._hessian import hessian_spectrum as hessian_spectrum
+from pinnviz.probes._hessian import loss_gradient as loss_gradient
+from pinnviz.probes._hessian import loss_hessian as loss_hessian
+from pinnviz.probes._store import load_probe as load_probe
+from pinnviz.probes._store import probe_names as probe_names
+from pinnviz.probes._store import save_probe as save_probe
+
+__all__ = ["hessian_spectrum", "load_probe", "loss_gradient", "loss_hessian", "probe_names", "save_probe"]

@@ -1,0 +1,36 @@
+"""What a probe measured, in `probes/<name>/` of a store: plain arrays plus its settings as attrs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from pinnviz.errors import IncompatibleRunError, unknown_name
+from pinnviz.store import Run
+
+
+def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict) -> None:
+    """Write (replace) `probes/<name>`; array keys may contain '/' for subgroups."""
+    if not run.writable:
+        raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to store probe {name!r}")
+    parent = run.group.require_group("probes")
+    if name in parent:
+        del parent[name]
+    group = parent.create_group(name)
+    for key, value in arrays.items():
+        group.create_array(key, data=np.ascontiguousarray(np.asarray(value)))
+    group.update_attributes({**attrs, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+def probe_names(run: Run) -> list[str]:
+    return sorted(n for n, _ in run.group["probes"].groups()) if "probes" in run.group else []
+
+
+def load_probe(run: Run, name: str) -> tuple[dict[str, np.ndarray], dict]:
+    names = probe_names(run)
+    if name not in names:
+        raise unknown_name(f"probe in {run.path}", name, names)
+    group = run.group[f"probes/{name}"]
+    arrays = {path: np.asarray(node[...]) for path, node in group.members(max_depth=None) if hasattr(node, "shape")}
+    return arrays, dict(group.attrs)
