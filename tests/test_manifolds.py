@@ -116,20 +116,24 @@ def test_spacing_loss_zero_on_even_line_and_positive_on_fold():
 
 def test_grid_loss_matches_direct_formula():
     gen = torch.Generator().manual_seed(0)
-    Y, Z = torch.randn(6, 4, generator=gen, dtype=torch.float64), torch.rand(6, 2, generator=gen, dtype=torch.float64)
+    Y = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    V, W = torch.randn(4, 2, generator=gen, dtype=torch.float64), torch.randn(2, 4, generator=gen, dtype=torch.float64)
     grid = torch.rand(5, 2, generator=gen, dtype=torch.float64) * 2 - 1
     scale = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)
     log_D = torch.full((6,), np.log(2.5), dtype=torch.float64)
-    W = torch.randn(2, 4, generator=gen, dtype=torch.float64)
+
+    def encoder(y):
+        return torch.tanh(y @ V)
 
     def decoder(g):
         return torch.tanh(g @ W)
 
-    got = grid_loss(decoder, Y, Z, grid, scale, log_D, zoom=2.0).item()
+    got = grid_loss(encoder, decoder, Y, encoder(Y), grid, scale, log_D, zoom=2.0).item()
+    Z = np.tanh(Y.numpy() @ V.numpy())
     total = 0.0
     for g in grid.numpy():
-        m = int(np.argmin(np.linalg.norm(Z.numpy() - g, axis=1)))
-        d_lat = np.linalg.norm(g - Z.numpy()[m])
+        m = int(np.argmin(np.linalg.norm(Z - g, axis=1)))
+        d_lat = np.linalg.norm(g - Z[m])
         d_par = np.linalg.norm((np.tanh(g @ W.numpy()) - Y.numpy()[m]) * scale.numpy())
         total += ((np.log(d_par) - d_lat) - (np.log(2.5) - 2.0)) ** 2
     assert got == pytest.approx(total / len(grid), rel=1e-12)

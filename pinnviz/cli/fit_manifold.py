@@ -90,13 +90,13 @@ def fit_manifold_command(
                                                          rich_help_panel=AE)] = None,
     spacing_weight: Annotated[float | None, typer.Option(help="Weight of the trajectory-spacing loss (0).",
                                                             rich_help_panel=AE)] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (5000).", rich_help_panel=AE)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (2000).", rich_help_panel=AE)] = None,
     seconds: Annotated[float | None, typer.Option(help="Time budget in seconds; the learning-rate schedule "
                                                      "is sized to it.", rich_help_panel=AE)] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (2e-3).", rich_help_panel=AE)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (1e-3).", rich_help_panel=AE)] = None,
     hidden: Annotated[str | None, typer.Option(help="Encoder hidden widths, e.g. 122,31,8 (default: "
                                                   "geometric from P to 2).", rich_help_panel=AE)] = None,
-    patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without improvement (1000).",
+    patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without improvement (300).",
                                                     rich_help_panel=AE)] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda (autoencoder).", rich_help_panel=AE)] = "cpu",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads while training (1 is faster on a busy "

@@ -43,16 +43,18 @@ def anchor_loss(Z: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> t
     return ((Z[rows] - targets) ** 2).sum(dim=1).mean()
 
 
-def grid_loss(decoder, Y: torch.Tensor, Z: torch.Tensor, grid: torch.Tensor, scale: torch.Tensor,
+def grid_loss(encoder, decoder, Y: torch.Tensor, Z: torch.Tensor, grid: torch.Tensor, scale: torch.Tensor,
               log_D: torch.Tensor, zoom: float) -> torch.Tensor:
     """Grid scaling: mean over g of ((log d_par - d_lat) - (log D - s))^2.
 
     For each grid point g (G, 2), m is the fitted point whose code is nearest to g (searched over all
-    points), d_lat = |g - encode(m)| and d_par = ||decode(g) - m|| in parameter units (`scale` (P,)
-    undoes the standardisation); log_D (n_points,) is the log first-to-last distance of m's trajectory.
+    points, using the codes Z (n_points, 2), e.g. refreshed once per epoch), d_lat = |g - encode(m)|
+    (encode(m) recomputed, so gradients reach the encoder) and d_par = ||decode(g) - m|| in parameter
+    units (`scale` (P,) undoes the standardisation); log_D (n_points,) is the log first-to-last
+    distance of m's trajectory.
     """
     nearest = torch.cdist(grid, Z.detach()).argmin(dim=1)  # (G,) index of the nearest code
-    d_lat = (grid - Z[nearest]).norm(dim=1)  # (G,)
+    d_lat = (grid - encoder(Y[nearest])).norm(dim=1)  # (G,)
     d_par = ((decoder(grid) - Y[nearest]) * scale).norm(dim=1)  # (G,)
     tiny = torch.finfo(d_par.dtype).tiny
     return (((d_par + tiny).log() - d_lat) - (log_D[nearest] - zoom)).pow(2).mean()
