@@ -1,6 +1,6 @@
 """Batched `drm` + `pinn` on 10,000 parameter vectors (a 100x100 grid) against a per-vector loop.
 
-The loop is what a notebook would do: load each vector into an nn.Module and take u', u'' with
+The loop is what a notebook would do: build an nn.Module, load each vector, take u', u'' with
 autograd. Both run in this one process; the ratio is what to read (machines are noisy).
 
     python benchmarks/bench_loss_eval.py [--vectors 10000] [--loop-vectors 2000] [--dtype float64]
@@ -9,39 +9,13 @@ autograd. Both run in this one process; the ratio is what to read (machines are 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import torch
+from _reference import loop_losses
 
 from pinnviz.nets import MLP
 from pinnviz.problems import PhysicsLosses, Poisson1D
-
-
-def build_module(net: MLP) -> torch.nn.Module:
-    layers: list[torch.nn.Module] = []
-    fan_in = net.inputs
-    for _ in range(net.depth):
-        layers += [torch.nn.Linear(fan_in, net.width), torch.nn.Tanh()]
-        fan_in = net.width
-    layers.append(torch.nn.Linear(fan_in, net.outputs, bias=False))
-    return torch.nn.Sequential(*layers)
-
-
-def loop_losses(module: torch.nn.Module, thetas: torch.Tensor, batch: dict) -> torch.Tensor:
-    """drm and pinn of each vector, one at a time: (n, 2)."""
-    x0, w, f = batch["x"], batch["w"], batch["f"]
-    results = torch.empty(thetas.shape[0], 2, dtype=thetas.dtype)
-    for i, theta in enumerate(thetas):
-        torch.nn.utils.vector_to_parameters(theta, module.parameters())
-        x = x0.clone().requires_grad_(True)
-        u = torch.sin(math.pi * x) * module(x)
-        (du,) = torch.autograd.grad(u.sum(), x, create_graph=True)
-        (d2u,) = torch.autograd.grad(du.sum(), x)
-        u, du, d2u = u[:, 0].detach(), du[:, 0].detach(), d2u[:, 0]
-        results[i, 0] = ((0.5 * du**2 - f * u) * w).sum()
-        results[i, 1] = 0.5 * (((d2u + f) ** 2) * w).sum()
-    return results
 
 
 def best_of(fn, repeats: int) -> float:
@@ -68,16 +42,15 @@ def main() -> None:
     losses = PhysicsLosses(problem, net)
     thetas = net.init(args.vectors, generator=torch.Generator().manual_seed(0), dtype=dtype)
     batch = {k: v.to(dtype) for k, v in problem.sample(dtype).items()}
-    module = build_module(net).to(dtype)
 
     losses.evaluate(thetas[:256], ["drm", "pinn"], batch=batch, chunk=args.chunk)  # warm-up
     batched = best_of(lambda: losses.evaluate(thetas, ["drm", "pinn"], batch=batch, chunk=args.chunk),
                       args.repeats)
     n_loop = min(args.loop_vectors, args.vectors)
-    looped = best_of(lambda: loop_losses(module, thetas[:n_loop], batch), 1) * args.vectors / n_loop
+    looped = best_of(lambda: loop_losses(net, thetas[:n_loop], batch), 1) * args.vectors / n_loop
 
     check = losses.evaluate(thetas[:50], ["drm", "pinn"], batch=batch)
-    reference = loop_losses(module, thetas[:50], batch)
+    reference = loop_losses(net, thetas[:50], batch)
     agree = max(
         float(((check["drm"] - reference[:, 0]).abs() / reference[:, 0].abs()).max()),
         float(((check["pinn"] - reference[:, 1]).abs() / reference[:, 1].abs()).max()),

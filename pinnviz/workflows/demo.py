@@ -18,8 +18,8 @@ METHODS = ["pca", "random", "kpca", "umap", "autoencoder"]
 def demo_settings(quick: bool) -> dict:
     """Full: the paper's training (7,500 steps), ~500 fitted points, 100 x 100 grids. Quick: for tests."""
     if quick:
-        return {"steps": 300, "every": 3, "resolution": 24, "max_slow_points": 100,
-                "fit_options": {"autoencoder": {"epochs": 300, "seconds": 4.0}, "umap": {"n_neighbors": 10}}}
+        return {"steps": 200, "every": 4, "resolution": 16, "max_slow_points": 64,
+                "fit_options": {"autoencoder": {"epochs": 300, "seconds": 2.0}, "umap": {"n_neighbors": 8}}}
     return {"steps": 7500, "every": 15, "resolution": 100, "max_slow_points": 400,
             "fit_options": {"autoencoder": {"epochs": 100000, "seconds": 25.0}}}
 

@@ -1,0 +1,36 @@
+import json
+
+import matplotlib.image
+from typer.testing import CliRunner
+
+from pinnviz.cli import app
+from pinnviz.store import open_run
+
+runner = CliRunner()
+METHODS = ["pca", "random", "kpca", "umap", "autoencoder"]
+
+
+def test_quick_demo_tells_the_whole_story(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for loss in ("pinn", "drm"):
+        figure = matplotlib.image.imread(out / f"compare-{loss}.png")
+        height, width = figure.shape[:2]
+        assert width > 3 * height  # one column per method, one row for the loss
+        assert figure[..., :3].std() > 0.05
+        for method in METHODS:
+            image = matplotlib.image.imread(out / f"landscape-{loss}-{method}.png")
+            assert image[..., :3].std() > 0.05, (loss, method)
+            assert f"landscape-{loss}-{method}.png" in result.stdout
+    rows = json.loads((out / "metrics.json").read_text())
+    assert sorted((r["method"], r["trajectory"]) for r in rows) == sorted(
+        (m, f"{loss}-adam-seed0") for m in METHODS for loss in ("pinn", "drm"))
+    assert all(r["e_proj_mean"] >= 0 for r in rows)
+    run = open_run(out / "poisson.zarr")
+    assert {f"{m}-{loss}" for m in METHODS for loss in ("pinn", "drm")} <= set(
+        n for n, _ in run.group["landscapes"].groups())
+    # a second run reuses the trained trajectories instead of failing or training again
+    again = runner.invoke(app, ["demo", "--quick", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "already trained, reused" in again.stderr
