@@ -5,10 +5,13 @@ from __future__ import annotations
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.nets import MLP
 from pinnviz.problems._evaluate import PhysicsLosses as PhysicsLosses
+from pinnviz.problems.convection import Convection1D as Convection1D
+from pinnviz.problems.convection import Reaction1D as Reaction1D
 from pinnviz.problems.poisson import SOLUTIONS as SOLUTIONS
 from pinnviz.problems.poisson import Poisson1D as Poisson1D
 
 PROBLEMS = {Poisson1D.name: Poisson1D}
+PROBLEMS.update({Convection1D.name: Convection1D, Reaction1D.name: Reaction1D})
 
 
 def problem_class(name: str):
@@ -48,3 +51,4 @@ def build_physics(name: str, options: dict | None = None, *, width: int | None =
 
 __all__ = ["PROBLEMS", "SOLUTIONS", "PhysicsLosses", "Poisson1D", "build_physics", "build_problem", "problem_class",
            "problem_from_settings"]
+__all__ += ["Convection1D", "Reaction1D"]
