@@ -7,10 +7,11 @@ from pinnviz.nets import MLP
 from pinnviz.problems._evaluate import PhysicsLosses as PhysicsLosses
 from pinnviz.problems.convection import Convection1D as Convection1D
 from pinnviz.problems.convection import Reaction1D as Reaction1D
+from pinnviz.problems.hyperelastic import Hyperelastic2D as Hyperelastic2D
 from pinnviz.problems.poisson import SOLUTIONS as SOLUTIONS
 from pinnviz.problems.poisson import Poisson1D as Poisson1D
 
-PROBLEMS = {Poisson1D.name: Poisson1D}
+PROBLEMS = {Poisson1D.name: Poisson1D, Hyperelastic2D.name: Hyperelastic2D}
 PROBLEMS.update({Convection1D.name: Convection1D, Reaction1D.name: Reaction1D})
 
 
@@ -49,6 +50,6 @@ def build_physics(name: str, options: dict | None = None, *, width: int | None =
     return PhysicsLosses(problem, net)
 
 
-__all__ = ["PROBLEMS", "SOLUTIONS", "PhysicsLosses", "Poisson1D", "build_physics", "build_problem", "problem_class",
-           "problem_from_settings"]
+__all__ = ["PROBLEMS", "SOLUTIONS", "Hyperelastic2D", "PhysicsLosses", "Poisson1D", "build_physics", "build_problem",
+           "problem_class", "problem_from_settings"]
 __all__ += ["Convection1D", "Reaction1D"]
