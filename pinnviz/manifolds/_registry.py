@@ -8,11 +8,13 @@ from pinnviz.manifolds.autoencoder import AutoencoderManifold
 from pinnviz.manifolds.kpca import KernelPCAManifold
 from pinnviz.manifolds.pca import PCAManifold
 from pinnviz.manifolds.random_plane import RandomPlaneManifold
+from pinnviz.manifolds.trench_plane import TrenchPlaneManifold
 from pinnviz.manifolds.umap_ import UMAPManifold
 
 MANIFOLDS: dict[str, type[Manifold]] = {
     cls.method: cls
-    for cls in (PCAManifold, RandomPlaneManifold, KernelPCAManifold, UMAPManifold, AutoencoderManifold)
+    for cls in (PCAManifold, RandomPlaneManifold, KernelPCAManifold, UMAPManifold, AutoencoderManifold,
+                TrenchPlaneManifold)
 }
 
 
