@@ -3,8 +3,6 @@ checked against independent computations (nn.Module forward passes, numpy quadra
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -15,11 +13,14 @@ from pinnviz.landscape import load_landscape
 from pinnviz.manifolds import load_manifold
 from pinnviz.nets import MLP
 from pinnviz.probes import load_probe
+from pinnviz.probes.acceleration import acceleration, acceleration_curves
 from pinnviz.probes.basis import basis, basis_functions, gram_matrix, gram_rank, null_direction
+from pinnviz.probes.trajectory_pca import trajectory_pca
 from pinnviz.problems import PhysicsLosses, Poisson1D
 from pinnviz.store import open_run
 from pinnviz.trainers import TrainConfig, train
 from pinnviz.trainers.constrained import random_subspace, seeded_init, train_batch, train_subspace
+from pinnviz.visualizer._probes_b import trajectory_pca_figure
 from tests.conftest import module_from_vector
 
 runner = CliRunner()
@@ -148,6 +149,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, store):
         ["probe", "basis", str(store), "--trajectory", "nope"],
         ["probe", "basis", str(store), "-o", str(tmp_path / "fig.gif")],
         ["probe", "basis", str(store), "--tolerance", "-1"],
+        ["probe", "trajectory-pca", str(store), "-t", "nope"],
+        ["probe", "acceleration", str(store), "--lr", "0"],
     ]
     for args in cases:
         result = runner.invoke(app, args)
@@ -163,5 +166,53 @@ def test_basis_cli_writes_figure(tmp_path, store):
     assert "Gram rank" in result.stdout and path.stat().st_size > 10_000
 
 
-def _unused() -> float:  # keep math imported for later tests
-    return math.pi
+# ---------------------------------------------------------------------------------------------- trajectory-pca
+def test_trajectory_pca_matches_numpy_svd(store):
+    run = open_run(store, mode="r+")
+    result = trajectory_pca(run, "drm", resolution=5)
+    X = run.trajectory("drm").params
+    _, s, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(result["explained_variance_ratio"], s**2 / np.sum(s**2), rtol=1e-8, atol=1e-14)
+    for k in range(3):  # the same components up to sign
+        np.testing.assert_allclose(abs(result["components"][k] @ vt[k]), 1.0, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(result["coords"]), np.abs((X - X.mean(axis=0)) @ vt[:3].T), rtol=1e-7,
+                               atol=1e-9)
+    attrs = load_probe(run, "trajectory-pca-drm")[1]
+    assert attrs["planes"] == ["trajectory-pca-drm-12", "trajectory-pca-drm-13", "trajectory-pca-drm-23"]
+    plane = load_landscape(run.group, "trajectory-pca-drm-13")
+    assert plane.losses["drm"].shape == (5, 5) and np.isfinite(plane.losses["drm"]).all()
+    # the trajectory lies near the plane of PC1 and PC2 only: its projection error there is the smallest
+    errors = [np.mean(load_landscape(run.group, p).trajectories["drm"].relative_projection_error)
+              for p in attrs["planes"]]
+    assert errors[0] == min(errors)
+
+
+def test_trajectory_pca_figure_has_four_panels(store):
+    run = open_run(store, mode="r+")
+    result = trajectory_pca(run, "pinn", resolution=5)
+    planes = {p: load_landscape(run.group, p) for p in result["attrs"]["planes"]}
+    fig = trajectory_pca_figure(load_probe(run, "trajectory-pca-pinn"), planes)
+    assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) == 4
+    assert len(fig.axes[1].collections) > 0
+
+
+# ---------------------------------------------------------------------------------------------- acceleration
+def test_acceleration_of_a_quadratic_curve_is_analytic():
+    dt, T = 1e-3, 12
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 7))
+    t = dt * np.arange(T)[:, None]
+    curves = acceleration_curves(a + b * t + c * t**2, dt)
+    np.testing.assert_allclose(curves["acceleration"], 2 * np.linalg.norm(c), rtol=1e-6)
+    forward = b + c * (2 * t[1:-1] + dt)  # (theta(t + dt) - theta(t)) / dt exactly
+    np.testing.assert_allclose(curves["speed"], np.linalg.norm(forward, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(curves["normalised"], 2 * np.linalg.norm(c) / np.sum(forward**2, axis=1), rtol=1e-6)
+
+
+def test_acceleration_probe_uses_learning_rate_as_time_step(store):
+    run = open_run(store, mode="r+")
+    result = acceleration(run, "pinn")
+    X = run.trajectory("pinn").params
+    expected = np.linalg.norm(X[2:] - 2 * X[1:-1] + X[:-2], axis=1) / 1e-3**2
+    np.testing.assert_allclose(result["acceleration"], expected, rtol=1e-12)
+    assert result["attrs"]["dt"] == 1e-3 and len(result["steps"]) == len(X) - 2

@@ -92,4 +92,55 @@ def basis_command(
     finish(basis_figure(load_probe(run, name), landscape), figure, dpi, name)
 
 
-__all__ = ["err"]
+
+@probe_app.command("trajectory-pca")
+@friendly_errors
+def trajectory_pca_command(
+    store: StorePath,
+    trajectory: TrajectoryName = None,
+    resolution: Annotated[int, typer.Option(help="Grid points per axis of each plane.")] = 41,
+    no_landscape: Annotated[bool, typer.Option("--no-landscape", help="Only the explained variance.")] = False,
+    figure: FigurePath = None,
+    dpi: Dpi = 100,
+) -> None:
+    """Explained variance of the trajectory's principal components; contours on planes (1,2), (1,3), (2,3) (2.9)."""
+    from pinnviz.probes.trajectory_pca import trajectory_pca
+    from pinnviz.visualizer._probes_b import trajectory_pca_figure
+
+    run = open_for_probe(store, figure)
+    with err.status("principal planes and their landscapes"):
+        result = trajectory_pca(run, trajectory, resolution=resolution, landscape=not no_landscape)
+    attrs = result["attrs"]
+    ratios = ", ".join(f"{100 * r:.1f}%" for r in attrs["ratios"][:3])
+    out.print(f"{attrs['trajectory']} ({attrs['loss']}): explained variance of PC1-3 {ratios}; "
+              f"PC1+PC2 {100 * attrs['first_two']:.1f}%")
+    name = f"trajectory-pca-{attrs['trajectory']}"
+    planes = {p: load_landscape(run.group, p) for p in attrs["planes"]}
+    finish(trajectory_pca_figure(load_probe(run, name), planes), figure, dpi, name)
+
+
+@probe_app.command("acceleration")
+@friendly_errors
+def acceleration_command(
+    store: StorePath,
+    trajectories: Annotated[str | None, typer.Option("--trajectories", "-t", help="Trajectories, comma-separated "
+                                                     "(default: every trajectory of the store).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Pseudo-time step (default: each trajectory's lr).")] = None,
+    figure: FigurePath = None,
+    dpi: Dpi = 100,
+) -> None:
+    """|theta''| and |theta''| / |theta'|^2 along trajectories, by finite differences (paper 2.10, eq. 6)."""
+    from pinnviz.probes.acceleration import acceleration
+    from pinnviz.visualizer._probes_b import acceleration_figure
+
+    run = open_for_probe(store, figure)
+    names = split_names(trajectories) or run.trajectory_names()
+    probes = []
+    for traj in names:
+        attrs = acceleration(run, traj, lr=lr)["attrs"]
+        out.print(f"{traj}: |theta''| {attrs['acceleration_first']:.3g} (start) -> {attrs['acceleration_last']:.3g} "
+                  f"(end); median |theta''|/|theta'|^2 {attrs['normalised_median']:.3g}")
+        probes.append(load_probe(run, f"acceleration-{traj}"))
+    if not probes:
+        raise InvalidSettingError(f"{run.path} holds no trajectory; train one first")
+    finish(acceleration_figure(probes), figure, dpi, ", ".join(f"acceleration-{t}" for t in names))

@@ -6,11 +6,14 @@ landscapes where a probe draws contours, and returns a `matplotlib.figure.Figure
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from pinnviz.landscape import LandscapeData
 from pinnviz.visualizer._landscape import landscape_axes
+from pinnviz.visualizer._scales import style_colorbar
 
 Probe = tuple[dict, dict]  # (arrays, attrs) of a stored probe
 
@@ -28,7 +31,7 @@ def _loss_scale(ax, values: np.ndarray, axis: str = "y") -> None:
 
 def _contour_panel(fig: Figure, ax, data: LandscapeData, loss: str, title: str) -> None:
     mappable = landscape_axes(ax, data, loss, legend=False)
-    fig.colorbar(mappable, ax=ax, label=loss, shrink=0.85)
+    style_colorbar(fig.colorbar(mappable, ax=ax, label=loss, shrink=0.85))
     ax.set_title(title, fontsize=9)
 
 
@@ -68,4 +71,49 @@ def basis_figure(probe: Probe, landscape: LandscapeData | None = None, *, dpi: f
                        f"{attrs['null_relative_change']:.1e}")
         axes[2].set_xlabel("null direction [Delta, 0]")
         axes[2].set_ylabel("random direction")
+    return fig
+
+
+def trajectory_pca_figure(probe: Probe, planes: dict[str, LandscapeData] | None = None, *,
+                          dpi: float = 100) -> Figure:
+    """Explained variance of the first components, and the trajectory on the planes (1,2), (1,3), (2,3)."""
+    arrays, attrs = probe
+    planes = planes or {}
+    panels = 1 + len(planes)
+    fig = Figure(figsize=(4.0 * panels, 3.6), dpi=dpi, layout="constrained")
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    ratios = np.asarray(arrays["explained_variance_ratio"])[:10]
+    ax = axes[0]
+    ax.bar(np.arange(1, len(ratios) + 1), 100 * ratios, color="C0")
+    ax.plot(np.arange(1, len(ratios) + 1), 100 * np.cumsum(ratios), "o-", color="C3", ms=3, label="cumulative")
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("explained variance (%)")
+    ax.set_title(f"{attrs['trajectory']}: PC1 {100 * ratios[0]:.1f}%, PC1+2 {100 * attrs['first_two']:.1f}%",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    for ax, (label, data) in zip(axes[1:], planes.items(), strict=True):
+        i, j = label[-2], label[-1]
+        _contour_panel(fig, ax, data, attrs["loss"], f"{attrs['loss']} on the plane of PC{i}, PC{j}")
+        ax.set_xlabel(f"$\\varepsilon_{i}$ (PC{i})")
+        ax.set_ylabel(f"$\\varepsilon_{j}$ (PC{j})")
+    return fig
+
+
+def acceleration_figure(probes: Sequence[Probe], *, dpi: float = 100) -> Figure:
+    """|theta''| and |theta''| / |theta'|^2 against step, one curve per trajectory (log scale)."""
+    fig = Figure(figsize=(10.0, 3.6), dpi=dpi, layout="constrained")
+    axes = fig.subplots(1, 2)
+    for k, (arrays, attrs) in enumerate(probes):
+        label = f"{attrs['trajectory']} (lr {attrs['lr']:g})"
+        for ax, key in zip(axes, ("acceleration", "normalised"), strict=True):
+            values = np.asarray(arrays[key], dtype=float)
+            ax.plot(arrays["steps"], np.where(values > 0, values, np.nan), lw=0.7, color=f"C{k}", label=label)
+    axes[0].set_ylabel("$|\\ddot\\theta|$")
+    axes[1].set_ylabel("$|\\ddot\\theta| \\,/\\, |\\dot\\theta|^2$")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    axes[0].set_title("acceleration (eq. 6)", fontsize=9)
+    axes[1].set_title("acceleration normalised by squared velocity", fontsize=9)
     return fig
