@@ -5,6 +5,7 @@ from __future__ import annotations
 from pinnviz.errors import unknown_name
 from pinnviz.manifolds._base import Manifold
 from pinnviz.manifolds.autoencoder import AutoencoderManifold
+from pinnviz.manifolds.hessian_plane import HessianPlaneManifold
 from pinnviz.manifolds.kpca import KernelPCAManifold
 from pinnviz.manifolds.pca import PCAManifold
 from pinnviz.manifolds.random_plane import RandomPlaneManifold
@@ -14,7 +15,7 @@ from pinnviz.manifolds.umap_ import UMAPManifold
 MANIFOLDS: dict[str, type[Manifold]] = {
     cls.method: cls
     for cls in (PCAManifold, RandomPlaneManifold, KernelPCAManifold, UMAPManifold, AutoencoderManifold,
-                TrenchPlaneManifold)
+                HessianPlaneManifold, TrenchPlaneManifold)
 }
 
 

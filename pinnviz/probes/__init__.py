@@ -8,3 +8,12 @@ from pinnviz.probes._store import probe_names as probe_names
 from pinnviz.probes._store import save_probe as save_probe
 
 __all__ = ["hessian_spectrum", "load_probe", "loss_gradient", "loss_hessian", "probe_names", "save_probe"]
+from pinnviz.probes._fast_hessian import fast_hessian as fast_hessian
+from pinnviz.probes.hessian_plane import hessian_plane as hessian_plane
+from pinnviz.probes.hessian_walk import hessian_walk as hessian_walk
+from pinnviz.probes.mli import mli as mli
+from pinnviz.probes.mode_connectivity import mode_connectivity as mode_connectivity
+from pinnviz.probes.random_planes import random_planes as random_planes
+from pinnviz.probes.spectrum import spectrum as spectrum
+
+__all__ += ["fast_hessian", "hessian_plane", "hessian_walk", "mli", "mode_connectivity", "random_planes", "spectrum"]

@@ -1,0 +1,142 @@
+"""`random-planes` (Rowan et al. 2024, sections 2.4 and 2.5): the loss on planes of random directions.
+
+The planes are `RandomPlaneManifold`s (filter-normalised directions, Li et al. 2018), so the same
+directions can be drawn by `pinnviz landscape`. With `stochastic=B` every evaluation re-draws B Monte
+Carlo points (the quadrature of the run's problem switched to "montecarlo"), and the integrand
+variance of each loss at the centre is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pinnviz.errors import InvalidSettingError
+from pinnviz.manifolds import RandomPlaneManifold
+from pinnviz.probes._fast_hessian import objective_of
+from pinnviz.probes._store import save_probe
+from pinnviz.problems import PhysicsLosses, problem_from_settings
+from pinnviz.store import Run
+
+AT = ("final", "initial")
+
+
+def plane_directions(center: np.ndarray, layout: list[dict] | None, seed: int,
+                     normalise: str = "filter") -> np.ndarray:
+    """Two filter-normalised random directions (2, P) around `center`, as `RandomPlaneManifold` draws them."""
+    plane = RandomPlaneManifold(seed=seed, center=center, layout=layout, normalise=normalise)
+    return plane.fit(np.repeat(center[None], 3, axis=0)).directions_
+
+
+def pointwise_integrands(physics: PhysicsLosses, theta: torch.Tensor, batch: dict, names) -> dict[str, torch.Tensor]:
+    """Integrand of each loss at each quadrature point: {name: (G, N)}, so that loss = integrand @ w.
+
+    Uses the problem's `integrands(fields, batch, names)` when it has one; the 1-D Poisson problem's
+    (drm: 1/2 u'^2 - f u, pinn: 1/2 (u'' + f)^2) are written here until problems carry that hook.
+    """
+    order = physics.problem.losses_order(names)
+    distance = (lambda _x: batch["distance"]) if physics.net.bc == "hard" else None
+    fields = physics.net.fields(theta, batch["x"], order, distance)
+    hook = getattr(physics.problem, "integrands", None)
+    if hook is not None:
+        return hook(fields, batch, names)
+    if physics.problem.name != "poisson1d":
+        raise InvalidSettingError(f"{physics.problem.name} has no pointwise integrands (an `integrands` method)")
+    out = {}
+    f, u = batch["f"], fields.value[..., 0]
+    for name in names:
+        if name == "drm":
+            du = fields.grad[..., 0, 0]
+            out[name] = 0.5 * du * du - f * u
+        elif name == "pinn":
+            r = fields.hess[..., 0, 0, 0] + f
+            out[name] = 0.5 * r * r
+        else:
+            raise InvalidSettingError(f"loss {name!r} is not an integral of a pointwise integrand")
+    return out
+
+
+def integrand_variance(physics: PhysicsLosses, theta: torch.Tensor, names, batch: dict | None = None) -> dict:
+    """sigma^2 = int g^2 - (int g)^2 of each loss's integrand g at theta (P,), on the run's quadrature."""
+    batch = physics.prepare(theta[None], batch)
+    with torch.no_grad():
+        g = pointwise_integrands(physics, theta[None], batch, names)
+    w = batch["w"] / batch["w"].sum()
+    return {name: float((g[name][0] ** 2) @ w - (g[name][0] @ w) ** 2) for name in names}
+
+
+def montecarlo_physics(run: Run, points: int, seed: int) -> PhysicsLosses:
+    """The run's physics with its quadrature switched to `points` Monte Carlo samples per evaluation."""
+    settings = {**run.problem, "quadrature": "montecarlo", "points": int(points), "seed": int(seed)}
+    try:
+        problem = problem_from_settings(settings)
+    except TypeError as exc:
+        raise InvalidSettingError(f"{run.problem.get('name')} has no Monte Carlo quadrature ({exc})") from None
+    physics = run.physics()
+    return PhysicsLosses(problem, physics.net)
+
+
+@torch.no_grad()
+def stochastic_losses(physics: PhysicsLosses, theta: torch.Tensor, names) -> dict[str, torch.Tensor]:
+    """Losses (G,) with fresh quadrature points for every vector (and every call)."""
+    parts = {name: [] for name in names}
+    for k in range(theta.shape[0]):
+        values = physics(theta[k : k + 1], names)  # physics.prepare draws a new sample
+        for name in names:
+            parts[name].append(values[name])
+    return {name: torch.cat(parts[name]) for name in names}
+
+
+def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 9, resolution: int = 31,
+                  extent: float = 1.0, losses=None, seed: int = 0, normalise: str = "filter",
+                  stochastic: int | None = None, name: str | None = None, save: bool = True) -> dict:
+    """Losses on `pairs` planes center + a d0 + b d1, a, b in [-extent, extent], around a trajectory's point.
+
+    Parameters
+    ----------
+    at : "final" (last row) or "initial" (first row) of `trajectory`
+    losses : names to evaluate (default: the trajectory's objective)
+    seed : plane k uses seed + k
+    stochastic : B, re-draw B Monte Carlo points at every evaluation (None: the run's quadrature)
+
+    Returns (and stores in `probes/<name>`, default "random-planes-<at>-<trajectory>[-mc<B>]") a dict: axis
+    (R,), directions (pairs, 2, P), center (P,), loss/<name> (pairs, R, R) (row: b, column: a),
+    and with `stochastic` the integrand variance of every loss at the center (`variance`).
+    """
+    if at not in AT:
+        raise InvalidSettingError(f"at={at!r} must be one of {', '.join(AT)}")
+    if pairs < 1 or resolution < 2 or not extent > 0:
+        raise InvalidSettingError(f"pairs={pairs} (>= 1), resolution={resolution} (>= 2), extent={extent} (> 0)")
+    if stochastic is not None and stochastic < 1:
+        raise InvalidSettingError(f"stochastic={stochastic} must be a number of points >= 1")
+    physics = run.physics()
+    names = physics.check_names(list(losses)) if losses else [objective_of(run, physics, trajectory, None)]
+    params = run.trajectory(trajectory).params
+    if len(params) == 0:
+        raise InvalidSettingError(f"trajectory {trajectory!r} has no rows yet")
+    center = params[-1 if at == "final" else 0]
+    layout = run.model.get("layout")
+    directions = np.stack([plane_directions(center, layout, seed + k, normalise) for k in range(pairs)])
+    axis = np.linspace(-extent, extent, resolution)
+    a, b = np.meshgrid(axis, axis)  # (R, R): row b, column a
+    coef = np.stack([a.ravel(), b.ravel()], axis=1)  # (R*R, 2)
+    # (pairs, R*R, 2) @ (pairs, 2, P) -> (pairs, R*R, P)
+    theta = torch.as_tensor(center[None, None, :] + np.einsum("gc,kcp->kgp", coef, directions)).reshape(-1, len(center))
+    variance = {}
+    if stochastic is None:
+        values = physics.evaluate(theta, names)
+    else:
+        mc = montecarlo_physics(run, stochastic, seed)
+        values = stochastic_losses(mc, theta, names)
+        variance = integrand_variance(physics, torch.as_tensor(center), names)
+    grids = {n: values[n].numpy().reshape(pairs, resolution, resolution) for n in names}
+    result = {"axis": axis, "directions": directions, "center": center, "losses": grids, "variance": variance,
+              "at": at, "stochastic": stochastic}
+    result["name"] = name = name or f"random-planes-{at}-{trajectory}" + (f"-mc{stochastic}" if stochastic else "")
+    if save:
+        arrays = {"axis": axis, "directions": directions, "center": center,
+                  **{f"loss/{n}": g for n, g in grids.items()}}
+        save_probe(run, name, arrays, {"probe": "random-planes", "trajectory": trajectory, "at": at, "pairs": pairs,
+                                       "resolution": resolution, "extent": extent, "losses": names, "seed": seed,
+                                       "normalise": normalise, "stochastic": stochastic, "variance": variance})
+    return result

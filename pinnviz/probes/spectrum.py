@@ -1,0 +1,80 @@
+"""`spectrum` (Rowan et al. 2024, section 2.6): the full Hessian spectrum along a trajectory."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pinnviz.errors import InvalidSettingError
+from pinnviz.probes._fast_hessian import fast_hessian, objective_of
+from pinnviz.probes._store import save_probe
+from pinnviz.store import Run, open_run
+from pinnviz.trainers import TrainConfig, train
+
+
+def retrain_with_activation(run: Run, trajectory: str, activation: str, folder: Path, progress=None):
+    """Train `trajectory`'s configuration again (same seed, loss, steps, ...) with another activation.
+
+    Returns (the new store, its trajectory name); the store lives in `folder`.
+    """
+    physics = run.physics(activation=activation)  # an unknown activation raises here, listing the valid ones
+    attrs = run.trajectory_attrs(trajectory)
+    config = TrainConfig(**{f.name: attrs[f.name] for f in dataclass_fields(TrainConfig) if f.name in attrs})
+    config.seeds = 1
+    path = folder / "retrained.zarr"
+    train(path, physics, config, name=trajectory, progress=progress)
+    return open_run(path), trajectory
+
+
+def spectrum(run: Run, trajectory: str, *, every: int = 1, loss: str | None = None, activation: str | None = None,
+             name: str | None = None, save: bool = True, progress=None) -> dict:
+    """Eigenvalues of the exact Hessian at every `every`-th stored row of a trajectory (and its last).
+
+    With `activation` other than the store's (e.g. "x+tanh", non-saturating), the trajectory's
+    training is repeated with that activation (same seed and settings, in a temporary store) and the
+    spectrum is taken along the new trajectory; the result is stored in the original run.
+
+    Returns (and stores in `probes/<name>`, default "spectrum-<trajectory>[-<activation>]") a dict:
+    step (M,), eigenvalues (M, P) ascending, largest (M,), most_negative (M,) = |min(lambda, 0)|.
+    """
+    if every < 1:
+        raise InvalidSettingError(f"every={every} must be >= 1")
+    physics = run.physics()
+    loss = objective_of(run, physics, trajectory, loss)
+    source, source_traj = run, trajectory
+    with tempfile.TemporaryDirectory() as folder:
+        if activation is not None and activation != run.model.get("activation", "tanh"):
+            source, source_traj = retrain_with_activation(run, trajectory, activation, Path(folder))
+        else:
+            activation = run.model.get("activation", "tanh")
+        stored = source.trajectory(source_traj)
+        physics = source.physics()
+        if len(stored.params) == 0:
+            raise InvalidSettingError(f"trajectory {trajectory!r} has no rows yet")
+        rows = np.unique(np.append(np.arange(0, len(stored.params), every), len(stored.params) - 1))
+        batch = physics.prepare(torch.as_tensor(stored.params[:1]))
+        eigenvalues = []
+        start = time.perf_counter()
+        for i, r in enumerate(rows):
+            H = fast_hessian(physics, torch.as_tensor(stored.params[r]), loss, batch)
+            eigenvalues.append(torch.linalg.eigvalsh(H).numpy())
+            if progress is not None:
+                progress(i + 1, len(rows))
+        steps = stored.steps[rows]
+    seconds = time.perf_counter() - start
+    eig = np.stack(eigenvalues)  # (M, P)
+    result = {"step": steps, "eigenvalues": eig, "largest": eig[:, -1],
+              "most_negative": np.abs(np.minimum(eig[:, 0], 0)),
+              "activation": activation, "loss": loss, "seconds": seconds}
+    same = activation == run.model.get("activation", "tanh")
+    result["name"] = name = name or (f"spectrum-{trajectory}" if same else f"spectrum-{trajectory}-{activation}")
+    if save:
+        save_probe(run, name, {k: result[k] for k in ("step", "eigenvalues", "largest", "most_negative")},
+                   {"probe": "spectrum", "trajectory": trajectory, "loss": loss, "every": every,
+                    "activation": activation, "seconds": seconds})
+    return result
