@@ -50,7 +50,9 @@ def test_autoencoder_options_reach_the_model(store):
 
 def test_unknown_method(store):
     result = runner.invoke(app, ["fit-manifold", str(store), "--method", "tsne"])
-    _one_error_line(result, "unknown manifold method 'tsne'; valid: autoencoder, kpca, pca, random, umap")
+    _one_error_line(result, "unknown manifold method 'tsne'; valid: autoencoder, ")
+    for method in ("kpca", "pca", "random", "umap"):
+        assert method in result.stderr
 
 
 def test_empty_selection(store):
