@@ -14,13 +14,21 @@ from pinnviz.manifolds import load_manifold
 from pinnviz.nets import MLP
 from pinnviz.probes import load_probe
 from pinnviz.probes.acceleration import acceleration, acceleration_curves
+from pinnviz.probes.bad_minima import bad_minima
 from pinnviz.probes.basis import basis, basis_functions, gram_matrix, gram_rank, null_direction
+from pinnviz.probes.goldilocks import goldilocks
+from pinnviz.probes.intrinsic_dim import intrinsic_dim
 from pinnviz.probes.trajectory_pca import trajectory_pca
 from pinnviz.problems import PhysicsLosses, Poisson1D
 from pinnviz.store import open_run
 from pinnviz.trainers import TrainConfig, train
 from pinnviz.trainers.constrained import random_subspace, seeded_init, train_batch, train_subspace
-from pinnviz.visualizer._probes_b import trajectory_pca_figure
+from pinnviz.visualizer._probes_b import (
+    bad_minima_figure,
+    goldilocks_figure,
+    intrinsic_dim_figure,
+    trajectory_pca_figure,
+)
 from tests.conftest import module_from_vector
 
 runner = CliRunner()
@@ -216,3 +224,65 @@ def test_acceleration_probe_uses_learning_rate_as_time_step(store):
     expected = np.linalg.norm(X[2:] - 2 * X[1:-1] + X[:-2], axis=1) / 1e-3**2
     np.testing.assert_allclose(result["acceleration"], expected, rtol=1e-12)
     assert result["attrs"]["dt"] == 1e-3 and len(result["steps"]) == len(X) - 2
+
+
+# ---------------------------------------------------------------------------------------------- goldilocks
+def test_goldilocks_rows_stay_on_their_spheres_and_match_single_runs(store, poisson_physics):
+    run = open_run(store, mode="r+")
+    result = goldilocks(run, ["drm", "pinn"], radii=[3.0, 12.0], trials=2, scales=[0.01, 1.0], steps=6,
+                        log_every=2)
+    assert result["pinn/final"].shape == (2, 2) and result["drm/free_norms"].shape == (4, 2, 2)
+    # an independent single run: trial 1 of pinn at R = 12 (seed 1, projected Adam)
+    theta = seeded_init(poisson_physics, [1])
+    theta = 12.0 * theta / theta.norm()
+    param = torch.nn.Parameter(theta.clone())
+    opt = torch.optim.Adam([param], lr=1e-3)
+    for _ in range(6):
+        opt.zero_grad()
+        poisson_physics(param, ["pinn"])["pinn"].sum().backward()
+        opt.step()
+        with torch.no_grad():
+            param.mul_(12.0 / param.norm())
+    expected = poisson_physics(param.detach(), ["pinn"])["pinn"].item()
+    np.testing.assert_allclose(result["pinn/final"][1, 1], expected, rtol=1e-10)
+    # the unconstrained runs start at the scaled default initialisation
+    start = seeded_init(poisson_physics, [0]).norm().item()
+    np.testing.assert_allclose(result["drm/free_norms"][0, :, 0], [0.01 * start, start], rtol=1e-12)
+    fig = goldilocks_figure(load_probe(run, "goldilocks"))
+    assert len(fig.axes) == 4 and all(ax.lines for ax in fig.axes)
+
+
+# ---------------------------------------------------------------------------------------------- intrinsic-dim
+def test_intrinsic_dim_reference_is_full_training(store, poisson_physics):
+    run = open_run(store, mode="r+")
+    result = intrinsic_dim(run, ["drm", "pinn"], dims=[1, 3], steps=5, log_every=1)
+    assert result["drm/curves"].shape == (6, 2)
+    full = train_batch(poisson_physics, seeded_init(poisson_physics, [0]), "drm", steps=5)
+    np.testing.assert_allclose(result["drm/reference"], full.losses[:, 0].numpy(), rtol=1e-10)
+    # every subspace run starts at its own default initialisation (w = 0): the loss of seed k's vector
+    start = poisson_physics(seeded_init(poisson_physics, [0, 1]), ["pinn"])["pinn"].numpy()
+    np.testing.assert_allclose(result["pinn/curves"][0], start, rtol=1e-12)
+    fig = intrinsic_dim_figure(load_probe(run, "intrinsic-dim"))
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 3 for ax in fig.axes)
+
+
+# ---------------------------------------------------------------------------------------------- bad-minima
+def test_bad_minima_batches_match_separate_runs_of_each_width(store):
+    run = open_run(store, mode="r+")
+    result = bad_minima(run, ["drm", "pinn"], widths=[20, 5], runs=2, steps=4, log_every=2)
+    assert result["pinn/sgd/w5"].shape == (3, 2)
+    small = PhysicsLosses(Poisson1D(), MLP(1, 1, 5, 2))
+    alone = train_batch(small, seeded_init(small, [1]), "pinn", optimizer="sgd", steps=4, log_every=2)
+    np.testing.assert_allclose(result["pinn/sgd/w5"][:, 1], alone.losses[:, 0].numpy(), rtol=1e-10)
+    fig = bad_minima_figure(load_probe(run, "bad-minima"))
+    assert len(fig.axes) == 4 and all(len(ax.lines) == 4 for ax in fig.axes)
+
+
+def test_training_probe_cli_errors(store):
+    for args in (["probe", "goldilocks", str(store), "--radii", "1,x"],
+                 ["probe", "intrinsic-dim", str(store), "--dims", "0"],
+                 ["probe", "bad-minima", str(store), "--optimizers", "lbfgs"],
+                 ["probe", "goldilocks", str(store), "--loss", "energy"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -144,3 +144,119 @@ def acceleration_command(
     if not probes:
         raise InvalidSettingError(f"{run.path} holds no trajectory; train one first")
     finish(acceleration_figure(probes), figure, dpi, ", ".join(f"acceleration-{t}" for t in names))
+
+
+Steps = Annotated[int, typer.Option(help="Optimizer steps.")]
+Lr = Annotated[float, typer.Option(help="Learning rate.")]
+Seed = Annotated[int, typer.Option(help="Seed of the first initialisation.")]
+LogEvery = Annotated[int, typer.Option(help="Record the loss every N steps.")]
+
+
+def step_bar(description: str):
+    """A transient rich bar over optimizer steps; yields progress(step, total)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn(description), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=err, transient=True)
+    task = progress.add_task(description, total=None)
+    return progress, lambda step, total: progress.update(task, completed=step, total=total)
+
+
+@probe_app.command("goldilocks")
+@friendly_errors
+def goldilocks_command(
+    store: StorePath,
+    loss: LossNames = None,
+    radii: Annotated[str, typer.Option(help="Hypersphere radii, comma-separated.")] = "1,2,5,10,15,20,30,50,75,100",
+    trials: Annotated[int, typer.Option(help="Initialisations per radius (and per scale).")] = 5,
+    scales: Annotated[str, typer.Option(help="Initial scales of the unconstrained runs.")] = "0.01,0.5,1",
+    steps: Steps = 5000,
+    free_steps: Annotated[int | None, typer.Option(help="Steps of the unconstrained runs (default --steps).")] = None,
+    lr: Lr = 1e-3,
+    seed: Seed = 0,
+    log_every: LogEvery = 50,
+    figure: FigurePath = None,
+    dpi: Dpi = 100,
+) -> None:
+    """Adam confined to hyperspheres of given radii, and free parameter norms from scaled inits (paper 2.7)."""
+    from pinnviz.probes.goldilocks import goldilocks
+    from pinnviz.visualizer._probes_b import goldilocks_figure
+
+    run = open_for_probe(store, figure)
+    losses = default_losses(run, loss)
+    bar, progress = step_bar("goldilocks")
+    with bar:
+        result = goldilocks(run, losses, radii=numbers(radii, "--radii"), trials=trials,
+                            scales=numbers(scales, "--scales"), steps=steps, free_steps=free_steps, lr=lr,
+                            seed=seed, log_every=log_every, progress=progress)
+    attrs = result["attrs"]
+    for name, info in attrs["summary"].items():
+        finals = ", ".join(f"R={r:g}: {v:.3g}" for r, v in zip(attrs["radii"], info["median_final"], strict=True))
+        norms = ", ".join(f"x{s:g}: {a:.3g} -> {b:.3g}" for s, a, b in
+                          zip(attrs["scales"], info["free_norm_start"], info["free_norm_end"], strict=True))
+        out.print(f"{name}: median final loss {finals}; best radius {info['best_radius']:g}")
+        out.print(f"{name}: free |theta| {norms}")
+    finish(goldilocks_figure(load_probe(run, "goldilocks")), figure, dpi, "goldilocks")
+
+
+@probe_app.command("intrinsic-dim")
+@friendly_errors
+def intrinsic_dim_command(
+    store: StorePath,
+    loss: LossNames = None,
+    dims: Annotated[str, typer.Option(help="Subspace dimensions, comma-separated.")] = "2,5,10,20,50",
+    steps: Steps = 20000,
+    lr: Lr = 1e-3,
+    seed: Seed = 0,
+    no_reference: Annotated[bool, typer.Option("--no-reference", help="Skip the full-space run.")] = False,
+    log_every: LogEvery = 100,
+    figure: FigurePath = None,
+    dpi: Dpi = 100,
+) -> None:
+    """Training in random affine subspaces theta_0 + A w of given dimensions, against full training (2.8)."""
+    from pinnviz.probes.intrinsic_dim import intrinsic_dim
+    from pinnviz.visualizer._probes_b import intrinsic_dim_figure
+
+    run = open_for_probe(store, figure)
+    losses = default_losses(run, loss)
+    bar, progress = step_bar("intrinsic-dim")
+    with bar:
+        result = intrinsic_dim(run, losses, dims=numbers(dims, "--dims", int), steps=steps, lr=lr, seed=seed,
+                               reference=not no_reference, log_every=log_every, progress=progress)
+    attrs = result["attrs"]
+    for name, info in attrs["summary"].items():
+        finals = ", ".join(f"d={d}: {v:.4g}" for d, v in zip(attrs["dims"], info["final"], strict=True))
+        ref = f"; full: {info['reference_final']:.4g}" if "reference_final" in info else ""
+        out.print(f"{name}: final loss {finals}{ref}")
+    finish(intrinsic_dim_figure(load_probe(run, "intrinsic-dim")), figure, dpi, "intrinsic-dim")
+
+
+@probe_app.command("bad-minima")
+@friendly_errors
+def bad_minima_command(
+    store: StorePath,
+    loss: LossNames = None,
+    widths: Annotated[str, typer.Option(help="Hidden widths, comma-separated.")] = "20,5",
+    optimizers: Annotated[str, typer.Option(help="Optimizers, comma-separated (adam, sgd).")] = "adam,sgd",
+    runs: Annotated[int, typer.Option(help="Initialisations per (loss, width, optimizer).")] = 10,
+    steps: Steps = 5000,
+    lr: Lr = 1e-3,
+    seed: Seed = 0,
+    log_every: LogEvery = 25,
+    figure: FigurePath = None,
+    dpi: Dpi = 100,
+) -> None:
+    """Adam and plain gradient descent, several widths, many runs each: loss curves (paper 2.11)."""
+    from pinnviz.probes.bad_minima import bad_minima
+    from pinnviz.visualizer._probes_b import bad_minima_figure
+
+    run = open_for_probe(store, figure)
+    losses = default_losses(run, loss)
+    bar, progress = step_bar("bad-minima")
+    with bar:
+        result = bad_minima(run, losses, widths=numbers(widths, "--widths", int),
+                            optimizers=split_names(optimizers) or [], runs=runs, steps=steps, lr=lr, seed=seed,
+                            log_every=log_every, progress=progress)
+    for key, info in result["attrs"]["summary"].items():
+        out.print(f"{key}: final loss min {info['min']:.4g}, median {info['median']:.4g}, max {info['max']:.4g}")
+    finish(bad_minima_figure(load_probe(run, "bad-minima")), figure, dpi, "bad-minima")

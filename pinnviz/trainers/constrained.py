@@ -7,7 +7,7 @@ when it was initialised). Nothing is written to a store: the loops return loss c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -58,9 +58,19 @@ def _check(steps: int, lr: float, log_every: int) -> None:
         raise InvalidSettingError(f"log_every={log_every} must be >= 1")
 
 
-def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str, *, optimizer: str, lr: float,
-          steps: int, log_every: int, after_step=None, progress: StepProgress | None = None) -> BatchResult:
-    physics.check_names([loss])
+def row_objectives(physics: PhysicsLosses, loss: str | Sequence[str], rows: int):
+    """The objective of each row: one name for all rows, or one name per row (rows of several losses
+    trained in one batch). Returns (distinct names, {name: (rows,) bool mask})."""
+    names = [loss] * rows if isinstance(loss, str) else list(loss)
+    if len(names) != rows:
+        raise InvalidSettingError(f"{len(names)} objectives given for {rows} rows")
+    distinct = physics.check_names(sorted(set(names)))
+    return distinct, {n: torch.tensor([m == n for m in names]) for n in distinct}
+
+
+def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str | Sequence[str], *, optimizer: str,
+          lr: float, steps: int, log_every: int, after_step=None, progress: StepProgress | None = None) -> BatchResult:
+    distinct, masks = row_objectives(physics, loss, param.shape[0])
     _check(steps, lr, log_every)
     opt = make_optimizer(optimizer, param, lr)
     stochastic = getattr(getattr(physics.problem, "quadrature", None), "stochastic", False)
@@ -68,7 +78,10 @@ def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str, *, o
     logged_steps, logged_losses, logged_norms = [], [], []
     for step in range(steps + 1):
         theta = to_theta(param)
-        values = physics(theta, [loss], batch)[loss]  # (K,)
+        computed = physics(theta, distinct, batch)
+        values = computed[distinct[0]]  # (K,): each row's own objective
+        for n in distinct[1:]:
+            values = torch.where(masks[n], computed[n], values)
         if step % log_every == 0 or step == steps:
             logged_steps.append(step)
             logged_losses.append(values.detach().clone())
@@ -85,17 +98,18 @@ def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str, *, o
             progress(step + 1, steps)
     losses = torch.stack(logged_losses)
     if not bool(torch.isfinite(losses[-1]).any()):
-        raise NonFiniteError(f"every row's {loss} is non-finite after {steps} steps; lower lr")
+        raise NonFiniteError(f"every row's objective is non-finite after {steps} steps; lower lr")
     return BatchResult(torch.tensor(logged_steps), losses, torch.stack(logged_norms), param.detach().clone())
 
 
-def train_batch(physics: PhysicsLosses, theta0: torch.Tensor, loss: str, *, optimizer: str = "adam",
+def train_batch(physics: PhysicsLosses, theta0: torch.Tensor, loss: str | Sequence[str], *, optimizer: str = "adam",
                 lr: float = 1e-3, steps: int = 1000, radius: torch.Tensor | None = None, log_every: int = 1,
                 progress: StepProgress | None = None) -> BatchResult:
     """Train the K rows of theta0 (K, n_params) at once; with `radius`, on hyperspheres.
 
     Parameters
     ----------
+    loss : the objective of every row, or one objective per row
     radius : (K,) tensor, optional
         Confine row k to the sphere ||theta|| = radius[k] (Goldilocks study, Rowan et al. 2.7): the
         start is projected onto it, and after every optimizer step theta <- R theta / ||theta||.
@@ -137,7 +151,7 @@ def random_subspace(n_params: int, dims: list[int], *, seed: int = 0,
     return A
 
 
-def train_subspace(physics: PhysicsLosses, theta0: torch.Tensor, A: torch.Tensor, loss: str, *,
+def train_subspace(physics: PhysicsLosses, theta0: torch.Tensor, A: torch.Tensor, loss: str | Sequence[str], *,
                    optimizer: str = "adam", lr: float = 1e-3, steps: int = 1000, log_every: int = 1,
                    progress: StepProgress | None = None) -> BatchResult:
     """Train theta_k = theta0_k + A_k w_k over the coordinates w_k only (Li et al. 2018; Rowan et al. 2.8).

@@ -117,3 +117,85 @@ def acceleration_figure(probes: Sequence[Probe], *, dpi: float = 100) -> Figure:
     axes[0].set_title("acceleration (eq. 6)", fontsize=9)
     axes[1].set_title("acceleration normalised by squared velocity", fontsize=9)
     return fig
+
+
+def goldilocks_figure(probe: Probe, *, dpi: float = 100) -> Figure:
+    """Per loss: final loss against hypersphere radius (every trial and the median), and the norm of
+    unconstrained runs from scaled initialisations against step."""
+    arrays, attrs = probe
+    losses = list(attrs["losses"])
+    fig = Figure(figsize=(9.0, 3.2 * len(losses)), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(losses), 2, squeeze=False)
+    radii = arrays["radii"]
+    for i, loss in enumerate(losses):
+        ax = axes[i, 0]
+        final = arrays[f"{loss}/final"]  # (R, trials)
+        for k in range(final.shape[1]):
+            ax.plot(radii, final[:, k], "o", color="C0", ms=3, alpha=0.5)
+        ax.plot(radii, np.nanmedian(final, axis=1), "-", color="C3", label="median")
+        ax.set_xscale("log")
+        _loss_scale(ax, final)
+        ax.set_xlabel("hypersphere radius R")
+        ax.set_ylabel(f"final {loss}")
+        ax.set_title(f"{loss}: {attrs['optimizer']} on ||theta|| = R, {attrs['steps']} steps, "
+                     f"{attrs['trials']} trials", fontsize=9)
+        ax.legend(fontsize=7)
+        ax = axes[i, 1]
+        norms = arrays[f"{loss}/free_norms"]  # (T, S, trials)
+        for j, scale in enumerate(arrays["scales"]):
+            for k in range(norms.shape[2]):
+                ax.plot(arrays["free_steps"], norms[:, j, k], color=f"C{j}", lw=0.8,
+                        label=f"init x{scale:g}" if k == 0 else None)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("||theta||")
+        ax.set_title(f"{loss}: parameter norm, unconstrained", fontsize=9)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def intrinsic_dim_figure(probe: Probe, *, dpi: float = 100) -> Figure:
+    """Per loss: loss curves of training in random subspaces of each dimension, and the full reference."""
+    arrays, attrs = probe
+    losses = list(attrs["losses"])
+    fig = Figure(figsize=(4.6 * len(losses), 3.6), dpi=dpi, layout="constrained")
+    axes = fig.subplots(1, len(losses), squeeze=False)[0]
+    for ax, loss in zip(axes, losses, strict=True):
+        curves = arrays[f"{loss}/curves"]
+        for j, d in enumerate(arrays["dims"]):
+            ax.plot(arrays["steps"], curves[:, j], lw=1.0, color=f"C{j}", label=f"d = {d}")
+        every = [curves]
+        if f"{loss}/reference" in arrays:
+            ax.plot(arrays["steps"], arrays[f"{loss}/reference"], "k--", lw=1.0,
+                    label=f"full ({attrs['n_params']} params)")
+            every.append(arrays[f"{loss}/reference"])
+        _loss_scale(ax, np.concatenate([np.ravel(v) for v in every]))
+        ax.set_xlabel("step")
+        ax.set_ylabel(loss)
+        ax.set_title(f"{loss} in random subspaces", fontsize=9)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def bad_minima_figure(probe: Probe, *, dpi: float = 100) -> Figure:
+    """A grid (loss x width) of loss curves, one colour per optimizer, one line per run."""
+    arrays, attrs = probe
+    losses, widths, optimizers = list(attrs["losses"]), list(attrs["widths"]), list(attrs["optimizers"])
+    fig = Figure(figsize=(4.2 * len(widths), 3.2 * len(losses)), dpi=dpi, layout="constrained")
+    axes = fig.subplots(len(losses), len(widths), squeeze=False)
+    for i, loss in enumerate(losses):
+        for j, width in enumerate(widths):
+            ax = axes[i, j]
+            every = []
+            for k, opt in enumerate(optimizers):
+                curves = arrays[f"{loss}/{opt}/w{width}"]
+                every.append(curves)
+                for r in range(curves.shape[1]):
+                    ax.plot(arrays["steps"], curves[:, r], color=f"C{k}", lw=0.7, alpha=0.7,
+                            label=opt if r == 0 else None)
+            _loss_scale(ax, np.concatenate([c.ravel() for c in every]))
+            ax.set_xlabel("step")
+            ax.set_ylabel(loss)
+            ax.set_title(f"{loss}, width {width}: {attrs['runs']} runs each", fontsize=9)
+            ax.legend(fontsize=7)
+    return fig

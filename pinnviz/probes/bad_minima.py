@@ -1,0 +1,69 @@
+"""`bad-minima` (Rowan et al. 2024, section 2.11): many runs of Adam and plain gradient descent, two widths.
+
+For each network width and optimizer, `runs` initialisations of every loss are trained as one batch (the
+network of another width is the store's network with only its width changed). The loss curves show
+whether any run stalls at a bad local minimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pinnviz.errors import InvalidSettingError
+from pinnviz.nets import MLP
+from pinnviz.probes._store import save_probe
+from pinnviz.problems import PhysicsLosses
+from pinnviz.store import Run
+from pinnviz.trainers._optim import OPTIMIZERS
+from pinnviz.trainers.constrained import seeded_init, train_batch
+
+WIDTHS = (20, 5)
+
+
+def with_width(physics: PhysicsLosses, width: int) -> PhysicsLosses:
+    """The same problem and network settings, hidden width changed."""
+    settings = {k: v for k, v in physics.net.settings().items() if k != "layout"}
+    return PhysicsLosses(physics.problem, MLP.from_settings({**settings, "width": int(width)}))
+
+
+def bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int] = WIDTHS,
+               optimizers: Sequence[str] = ("adam", "sgd"), runs: int = 10, steps: int = 5000, lr: float = 1e-3,
+               seed: int = 0, log_every: int = 25, name: str = "bad-minima", save: bool = True,
+               progress=None) -> dict:
+    """Loss curves of `runs` seeds per (loss, width, optimizer).
+
+    Returns (and stores in `probes/<name>`): steps (T,), and `<loss>/<optimizer>/w<width>` (T, runs) for
+    each combination; attrs with the final losses' min / median / max per combination.
+    """
+    physics = run.physics()
+    losses = physics.check_names(list(losses))
+    for opt in optimizers:
+        if opt not in OPTIMIZERS:
+            raise InvalidSettingError(f"optimizer {opt!r} is not one of {', '.join(OPTIMIZERS)}")
+    if runs < 1 or not widths or any(int(w) < 1 for w in widths):
+        raise InvalidSettingError(f"need runs >= 1 (got {runs}) and widths >= 1 (got {list(widths)})")
+    arrays: dict[str, np.ndarray] = {}
+    summary: dict[str, dict] = {}
+    for width in [int(w) for w in widths]:
+        net_physics = with_width(physics, width)
+        theta0 = seeded_init(net_physics, [seed + k for k in range(runs)]).repeat(len(losses), 1)
+        objectives = [loss for loss in losses for _ in range(runs)]
+        for opt in optimizers:  # one batch holds every loss
+            result = train_batch(net_physics, theta0, objectives, optimizer=opt, lr=lr, steps=steps,
+                                 log_every=log_every, progress=progress)
+            arrays["steps"] = result.steps.numpy()
+            for i, loss in enumerate(losses):
+                curves = result.losses.numpy()[:, i * runs : (i + 1) * runs]
+                arrays[f"{loss}/{opt}/w{width}"] = curves
+                final = curves[-1]
+                summary[f"{loss}/{opt}/w{width}"] = {"min": float(np.nanmin(final)),
+                                                     "median": float(np.nanmedian(final)),
+                                                     "max": float(np.nanmax(final))}
+    attrs = {"losses": losses, "widths": [int(w) for w in widths], "optimizers": list(optimizers), "runs": int(runs),
+             "steps": int(steps), "lr": float(lr), "seed": int(seed), "log_every": int(log_every),
+             "summary": summary}
+    if save:
+        save_probe(run, name, arrays, attrs)
+    return {**arrays, "attrs": attrs}
