@@ -17,3 +17,11 @@ from pinnviz.probes.random_planes import random_planes as random_planes
 from pinnviz.probes.spectrum import spectrum as spectrum
 
 __all__ += ["fast_hessian", "hessian_plane", "hessian_walk", "mli", "mode_connectivity", "random_planes", "spectrum"]
+from pinnviz.probes.acceleration import acceleration as acceleration  # noqa: E402
+from pinnviz.probes.bad_minima import bad_minima as bad_minima  # noqa: E402
+from pinnviz.probes.basis import basis as basis  # noqa: E402
+from pinnviz.probes.goldilocks import goldilocks as goldilocks  # noqa: E402
+from pinnviz.probes.intrinsic_dim import intrinsic_dim as intrinsic_dim  # noqa: E402
+from pinnviz.probes.trajectory_pca import trajectory_pca as trajectory_pca  # noqa: E402
+
+__all__ += ["acceleration", "bad_minima", "basis", "goldilocks", "intrinsic_dim", "trajectory_pca"]
