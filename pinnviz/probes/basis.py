@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, NonFiniteError
 from pinnviz.landscape import compute_landscape
 from pinnviz.manifolds import save_manifold
 from pinnviz.manifolds.trench_plane import TrenchPlaneManifold
@@ -32,8 +32,6 @@ def select_trajectory(run: Run, trajectory: str | None) -> Trajectory:
     if len(traj.steps) == 0:
         raise InvalidSettingError(f"trajectory {trajectory!r} of {run.path} has no stored row")
     if not np.isfinite(traj.params).all():
-        from pinnviz.errors import NonFiniteError
-
         raise NonFiniteError(f"trajectory {trajectory!r} of {run.path} holds NaN or infinite parameters")
     return traj
 
