@@ -96,8 +96,8 @@ def test_open_errors(tmp_path):
 
 
 def test_bad_settings(tmp_path, poisson_physics):
-    with pytest.raises(UnknownNameError, match="unknown optimizer 'lbfgs'"):
-        train(tmp_path / "r.zarr", poisson_physics, TrainConfig(optimizer="lbfgs"))
+    with pytest.raises(UnknownNameError, match="unknown optimizer 'newton'"):
+        train(tmp_path / "r.zarr", poisson_physics, TrainConfig(optimizer="newton"))
     with pytest.raises(InvalidSettingError, match="lr=-1.0 must be a positive number"):
         train(tmp_path / "r.zarr", poisson_physics, TrainConfig(lr=-1.0))
     assert not (tmp_path / "r.zarr").exists()

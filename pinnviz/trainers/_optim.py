@@ -7,7 +7,8 @@ import torch
 
 from pinnviz.errors import unknown_name
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "lbfgs", "adam+lbfgs")
+LBFGS_OPTIMIZERS = ("lbfgs", "adam+lbfgs")
 
 
 def make_optimizer(name: str, param: torch.Tensor, lr: float) -> torch.optim.Optimizer:
@@ -16,7 +17,13 @@ def make_optimizer(name: str, param: torch.Tensor, lr: float) -> torch.optim.Opt
         return torch.optim.Adam([param], lr=lr)
     if name == "sgd":
         return torch.optim.SGD([param], lr=lr)
-    raise unknown_name("optimizer", name, OPTIMIZERS)
+    raise unknown_name("optimizer", name, ("adam", "sgd"))
+
+
+def make_lbfgs(param: torch.Tensor, lr: float = 1.0, history: int = 50) -> torch.optim.LBFGS:
+    """L-BFGS with a strong Wolfe line search doing one iteration per `step` (so each is logged)."""
+    return torch.optim.LBFGS([param], lr=lr, max_iter=1, history_size=history, line_search_fn="strong_wolfe",
+                             tolerance_grad=0.0, tolerance_change=0.0)
 
 
 def optimizer_rows(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> list[dict[str, np.ndarray]]:

@@ -13,7 +13,14 @@ import torch
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, NonFiniteError, unknown_name
 from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run, TrajectoryWriter, create_run, open_run
-from pinnviz.trainers._optim import OPTIMIZERS, load_optimizer_rows, make_optimizer, optimizer_rows
+from pinnviz.trainers._balance import BALANCERS, Balancer, make_balancer
+from pinnviz.trainers._optim import (
+    OPTIMIZERS,
+    load_optimizer_rows,
+    make_lbfgs,
+    make_optimizer,
+    optimizer_rows,
+)
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -35,11 +42,35 @@ class TrainConfig:
     log_every: int = 1
     device: str = "cpu"
     dtype: str = "float64"
+    # L-BFGS ("lbfgs", or "adam+lbfgs" switching at step `lbfgs_after`); one iteration per step
+    lbfgs_after: int = 0
+    lbfgs_lr: float = 1.0
+    lbfgs_history: int = 50
+    # loss balancing of the problem's components (see trainers/_balance.py)
+    balance: str = "none"
+    weights: list | None = None
+    balance_every: int = 1
+    lra_alpha: float = 0.9
+    dwa_temperature: float = 2.0
+    gradnorm_alpha: float = 1.5
+    gradnorm_lr: float = 0.01
+    ntk_points: int = 64
 
     def validate(self, physics: PhysicsLosses) -> None:
         physics.check_names([self.loss])
         if self.optimizer not in OPTIMIZERS:
             raise unknown_name("optimizer", self.optimizer, OPTIMIZERS)
+        if self.balance not in BALANCERS:
+            raise unknown_name("balancing method", self.balance, BALANCERS)
+        if self.balance != "none" and not hasattr(physics.problem, "components"):
+            raise InvalidSettingError(f"{physics.problem.name} has no loss components to balance; "
+                                      "use a problem such as convection1d")
+        if self.optimizer == "adam+lbfgs" and not 0 <= self.lbfgs_after <= self.steps:
+            raise InvalidSettingError(f"lbfgs_after={self.lbfgs_after} must be between 0 and steps={self.steps}")
+        for label, value in (("balance_every", self.balance_every), ("ntk_points", self.ntk_points),
+                             ("lbfgs_history", self.lbfgs_history)):
+            if int(value) < 1:
+                raise InvalidSettingError(f"{label}={value} must be >= 1")
         if self.dtype not in DTYPES:
             raise unknown_name("dtype", self.dtype, DTYPES)
         for label, value, low in (("steps", self.steps, 0), ("seeds", self.seeds, 1),
@@ -55,7 +86,7 @@ class TrainConfig:
 
 
 def trajectory_names(config: TrainConfig, name: str | None) -> list[str]:
-    base = name or f"{config.loss}-{config.optimizer}"
+    base = name or f"{config.loss}-{config.optimizer}" + (f"-{config.balance}" if config.balance != "none" else "")
     if config.seeds == 1 and name:
         return [name]
     return [f"{base}-seed{config.seed + k}" for k in range(config.seeds)]
@@ -89,7 +120,7 @@ def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None
                  "batch": batch_id, "batch_index": k, "objective": config.loss,
                  "init": {"kind": "pytorch-default", "scale": config.init_scale}}
         writers.append(TrajectoryWriter.create(run.group["trajectories"], traj, physics.net.n_params,
-                                               physics.names, attrs))
+                                               physics.names, attrs, weight_names=_components(physics, config)))
     theta0 = initial_parameters(physics, config)
     _run_loop(physics, config, writers, theta0, start_step=0, progress=progress)
     return names
@@ -122,6 +153,7 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
         writers = [TrajectoryWriter(run.trajectory_group(n)) for n in names]
         for writer in writers:
             writer.reopen()
+        balance_rows = None
         if any(w.length == 0 for w in writers):
             theta0, start, rows = initial_parameters(physics, config), 0, None
         else:
@@ -131,32 +163,82 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
             start = int(states[0][1]["step"])
             if any(int(s[1]["step"]) != start for s in states):
                 raise IncompatibleRunError(f"trajectories {names} of one batch stopped at different steps")
+            if states[0][1].get("lbfgs"):
+                raise IncompatibleRunError(f"{names[0]} stopped during L-BFGS, whose history is not stored; "
+                                           "resuming L-BFGS is not supported: train it again")
             rows = [{k[len("opt_"):]: v for k, v in s.items() if k.startswith("opt_")} for s, _ in states]
+            balance_rows = [{k[len("bal_"):]: v for k, v in s.items() if k.startswith("bal_")} for s, _ in states]
             rng = states[0][0].get("rng")
             if rng is not None and hasattr(physics.problem, "quadrature"):
                 physics.problem.quadrature.generator.set_state(torch.as_tensor(rng, dtype=torch.uint8))
         _run_loop(physics, config, writers, theta0, start_step=start, progress=progress,
-                  optimizer_rows_state=rows)
+                  optimizer_rows_state=rows, balance_rows=balance_rows)
         done += names
     return done
 
 
+def _components(physics: PhysicsLosses, config: TrainConfig) -> tuple[str, ...]:
+    """The balanced loss components (their weights are logged), or () without balancing."""
+    return tuple(physics.problem.components) if config.balance != "none" else ()
+
+
+def _balancer(physics: PhysicsLosses, config: TrainConfig, rows: int, dtype) -> Balancer | None:
+    components = _components(physics, config)
+    if config.balance == "cw" and config.weights is None:
+        problem = physics.problem
+        weights = [getattr(problem, {"residual": "c_r"}.get(c, f"c_{c}"), 1.0) for c in components]
+    else:
+        weights = config.weights
+    return make_balancer(config.balance, rows, components, weights=weights, every=config.balance_every,
+                         lra_alpha=config.lra_alpha, dwa_temperature=config.dwa_temperature,
+                         gradnorm_alpha=config.gradnorm_alpha, gradnorm_lr=config.gradnorm_lr,
+                         seed=config.seed, dtype=dtype)
+
+
+def _ntk_traces(physics: PhysicsLosses, theta: torch.Tensor, batch: dict, components, subset) -> torch.Tensor:
+    """Mean diagonal of each component's NTK block for every row of theta: (G, C)."""
+    from pinnviz.trainers._jacobian import point_jacobians
+
+    rows = []
+    for k in range(theta.shape[0]):
+        jac = point_jacobians(physics, theta[k], batch, subset)
+        rows.append(torch.stack([jac[c].square().sum(dim=1).mean() for c in components]))
+    return torch.stack(rows)
+
+
+def _ntk_subset(physics: PhysicsLosses, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """A seeded subset of at most `ntk_points` points per component."""
+    g = torch.Generator().manual_seed(config.seed)
+    problem = physics.problem
+    sizes = {"residual": problem.points, "ic": problem.ic_points, "bc": problem.bc_points}
+    return {c: torch.randperm(n, generator=g)[: config.ntk_points] for c, n in sizes.items()}
+
+
 def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[TrajectoryWriter],
               theta0: torch.Tensor, *, start_step: int, progress: ProgressFn | None,
-              optimizer_rows_state=None) -> None:
+              optimizer_rows_state=None, balance_rows=None) -> None:
     dtype, device = DTYPES[config.dtype], torch.device(config.device)
     theta = torch.nn.Parameter(theta0.to(device, dtype))
-    optimizer = make_optimizer(config.optimizer, theta, config.lr)
-    if optimizer_rows_state:
+    lbfgs_from = {"lbfgs": 0, "adam+lbfgs": config.lbfgs_after}.get(config.optimizer)
+    first = "adam" if config.optimizer == "adam+lbfgs" else config.optimizer
+    optimizer = make_optimizer(first, theta, config.lr) if config.optimizer != "lbfgs" else None
+    if optimizer_rows_state and optimizer is not None:
         load_optimizer_rows(optimizer, theta, optimizer_rows_state)
+    rows: list[torch.Tensor] | None = None  # one leaf per trajectory during L-BFGS
+    lbfgs: list[torch.optim.LBFGS] = []
     names, objective = physics.names, config.loss
+    components = _components(physics, config)
+    balancer = _balancer(physics, config, theta.shape[0], dtype)
+    if balancer is not None and balance_rows:
+        balancer.load_rows(balance_rows)
     problem = physics.problem
     fixed_batch = None if getattr(problem.quadrature, "stochastic", False) else physics.prepare(theta.detach())
+    subset = _ntk_subset(physics, config) if balancer is not None and balancer.needs_jacobians else None
     if fixed_batch is not None:
         # On a fixed quadrature the other loss components of the logged rows are evaluated a block
         # at a time when the rows are flushed (batched, no autograd): the step itself computes only
         # the objective, which keeps logging nearly free (benchmarks/bench_logging_overhead.py).
-        step_names = [objective]
+        step_names = list(dict.fromkeys([*components, objective]))
 
         def complete(params: np.ndarray, missing: list[str]) -> dict[str, np.ndarray]:
             block = torch.as_tensor(params).to(device, dtype)
@@ -170,19 +252,40 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
     failed = None
     try:
         for step in range(start_step, config.steps + 1):
+            if lbfgs_from is not None and step >= lbfgs_from and rows is None:
+                source = theta.detach()
+                rows = [torch.nn.Parameter(source[k].clone()) for k in range(source.shape[0])]
+                lbfgs = [make_lbfgs(row, config.lbfgs_lr, config.lbfgs_history) for row in rows]
+            current = theta if rows is None else torch.stack(rows)
             rng = problem.quadrature.generator.get_state() if fixed_batch is None else None
-            losses = physics(theta, step_names, fixed_batch)
+            losses = physics(current, step_names, fixed_batch)
+            weights = None
+            balance_state = balancer.state_rows() if balancer is not None else None
+            if balancer is not None:
+                grads = traces = None
+                if balancer.needs_grads:
+                    grads = {c: torch.autograd.grad(losses[c].sum(), current, retain_graph=True)[0].detach()
+                             for c in components}
+                if balancer.needs_jacobians and step % config.balance_every == 0:
+                    traces = _ntk_traces(physics, current.detach(), fixed_batch, components, subset)
+                weights = balancer.weights(step, losses, grads, traces).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
             if on_grid and (step > start_step or start_step == 0):  # a resumed start row is stored
-                _log_row(writers, step, theta, losses, optimizer, rng, progress, config.steps)
+                state = ([{} for _ in writers] if rows is not None else optimizer_rows(optimizer, theta))
+                _log_row(writers, step, current, losses, state, rng, progress, config.steps,
+                         weights=weights, components=components, balance_state=balance_state,
+                         lbfgs=rows is not None)
                 values = losses[objective].detach()
                 if not bool(torch.isfinite(values).all()):
                     failed = f"{objective} became non-finite at step {step}"
                     break
             if step == config.steps:
                 break
+            if rows is not None:
+                _lbfgs_step(physics, lbfgs, rows, step_names, fixed_batch, objective, weights, components)
+                continue
             optimizer.zero_grad(set_to_none=True)
-            losses[objective].sum().backward()
+            _objective(losses, objective, weights, components).sum().backward()
             optimizer.step()
     except BaseException as exc:
         for writer in writers:  # unflushed rows are dropped: the store stays resumable
@@ -194,17 +297,42 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
         raise NonFiniteError(f"training stopped: {failed}; the store keeps the rows up to it")
 
 
-def _log_row(writers, step, theta, losses, optimizer, rng, progress, total) -> None:
+def _objective(losses: dict, objective: str, weights: torch.Tensor | None, components) -> torch.Tensor:
+    """The trained objective (G,): the named loss, or the weighted sum of the balanced components."""
+    if weights is None:
+        return losses[objective]
+    return sum(weights[:, c] * losses[name] for c, name in enumerate(components))
+
+
+def _lbfgs_step(physics, optimizers, rows, names, batch, objective, weights, components) -> None:
+    """One L-BFGS iteration (strong Wolfe line search) per trajectory, weights held fixed within it."""
+    for k, (opt, row) in enumerate(zip(optimizers, rows, strict=True)):
+        w = None if weights is None else weights[k : k + 1]
+
+        def closure(row=row, w=w, opt=opt):
+            opt.zero_grad(set_to_none=True)
+            value = _objective(physics(row[None], names, batch), objective, w, components).sum()
+            value.backward()
+            return value
+
+        opt.step(closure)
+
+
+def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weights=None, components=(),
+             balance_state=None, lbfgs=False) -> None:
     params = theta.detach().to("cpu", torch.float64).numpy()
     values = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in losses.items()}
+    w = None if weights is None else weights.detach().to("cpu", torch.float64).numpy()
     for k, writer in enumerate(writers):
-        writer.append(step, params[k], {name: values[name][k] for name in values})
+        row_weights = None if w is None else {name: float(w[k, c]) for c, name in enumerate(components)}
+        writer.append(step, params[k], {name: values[name][k] for name in values}, row_weights)
     if writers[0].due() or step == total:
-        state = optimizer_rows(optimizer, theta)
         for k, writer in enumerate(writers):
             resume_state = {f"opt_{key}": value for key, value in state[k].items()}
+            if balance_state is not None:  # the balancer's state before this row's weights
+                resume_state.update({f"bal_{key}": value for key, value in balance_state[k].items()})
             if rng is not None:  # the sampler state before this row's quadrature was drawn
                 resume_state["rng"] = rng.numpy()
-            writer.flush(resume_state, {"step": step})
+            writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
     if progress is not None:
         progress(step, total, values)
