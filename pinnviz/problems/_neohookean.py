@@ -62,14 +62,16 @@ def divergence(kin: Kinematics, hess: torch.Tensor, lame1: float, lame2: float) 
     """div P (..., 2), (div P)_i = dP_ij/dX_j, by the chain rule dP_ij/dX_j = A_ijkl dF_kl/dX_j.
 
     With dF_kl/dX_j = hess[k, l, j] and the tangent
-    A_ijkl = l1 d_ik d_jl + (l1 - l2 log J) Finv_li Finv_jk + l2 Finv_ji Finv_lk:
-        div P = l1 lap u + (l1 - l2 log J) Finv^T c + l2 Finv^T g,
-    where c_l = Finv_jk hess[k, l, j] and g_j = Finv_lk hess[k, l, j] = d(log J)/dX_j.
+    A_ijkl = l1 d_ik d_jl + (l1 - l2 log J) Finv_li Finv_jk + l2 Finv_ji Finv_lk,
+    the two Finv Finv terms contract, by the symmetry hess[k, l, j] = hess[k, j, l], to the same vector
+    g_j = Finv_lk hess[k, l, j] = d(log J)/dX_j, so
+        div P = l1 lap u + (l1 + l2 - l2 log J) F^-T grad(log J).
+    Written as broadcast products and sums over the 2x2(x2) axes: einsum's bmm path is slow at size 2.
     """
     Fi = kin.F_inv
-    lap = torch.einsum("...ijj->...i", hess)  # (..., 2, 2, 2) -> (..., 2): laplacian of each u_i
-    c = torch.einsum("...jk,...klj->...l", Fi, hess)  # (..., 2, 2) x (..., 2, 2, 2) -> (..., 2)
-    g = torch.einsum("...lk,...klj->...j", Fi, hess)  # (..., 2, 2) x (..., 2, 2, 2) -> (..., 2): grad log J
-    coef = (lame1 - lame2 * kin.log_j)[..., None]  # (..., 1)
-    v = coef * c + lame2 * g  # (..., 2)
-    return lame1 * lap + torch.einsum("...li,...l->...i", Fi, v)  # (..., 2, 2) x (..., 2) -> (..., 2): Finv^T v
+    lap = torch.diagonal(hess, dim1=-2, dim2=-1).sum(dim=-1)  # (..., 2, 2, 2) -> (..., 2): lap u_i
+    # g_j = sum_kl Finv^T_kl hess_klj: (..., 2, 2, 1) * (..., 2, 2, 2) summed over k, l -> (..., 2)
+    g = (Fi.transpose(-1, -2).unsqueeze(-1) * hess).sum(dim=(-3, -2))
+    coef = (lame1 + lame2 - lame2 * kin.log_j).unsqueeze(-1)  # (..., 1)
+    # (F^-T g)_i = sum_l Finv_li g_l: (..., 2, 2) * (..., 2, 1) summed over l -> (..., 2)
+    return lame1 * lap + coef * (Fi * g.unsqueeze(-1)).sum(dim=-2)
