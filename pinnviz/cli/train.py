@@ -18,6 +18,7 @@ from pinnviz.trainers import TrainConfig, resume, train
 MODEL = "Model"
 OPTIM = "Optimisation"
 PROBLEM = "Problem"
+BALANCE = "Loss balancing"
 
 
 def parse_settings(pairs: list[str] | None) -> dict:
@@ -34,14 +35,36 @@ def parse_settings(pairs: list[str] | None) -> dict:
     return settings
 
 
+def parse_weights(text: str | None) -> list[float] | None:
+    """'1,10,10' -> [1.0, 10.0, 10.0]."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidSettingError(f"--weights {text!r} must be numbers separated by commas, e.g. 1,10,10") from None
+
+
 @friendly_errors
 def train_command(
     problem: Annotated[str, typer.Argument(help="Problem name, e.g. poisson1d.")] = "poisson1d",
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Store to create or add to.")] = Path("run.zarr"),
     loss: Annotated[str | None, typer.Option(help="Objective to minimise (drm, pinn, ...; default: the "
                                              "problem's).", rich_help_panel=OPTIM)] = None,
-    optimizer: Annotated[str, typer.Option(help="adam or sgd.", rich_help_panel=OPTIM)] = "adam",
-    lr: Annotated[float, typer.Option(help="Learning rate.", rich_help_panel=OPTIM)] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, sgd, lbfgs or adam+lbfgs.", rich_help_panel=OPTIM)] = "adam",
+    lr: Annotated[float, typer.Option(help="Learning rate (Adam, SGD).", rich_help_panel=OPTIM)] = 1e-3,
+    lbfgs_after: Annotated[int, typer.Option(help="adam+lbfgs: the step where L-BFGS takes over.",
+                                             rich_help_panel=OPTIM)] = 0,
+    lbfgs_lr: Annotated[float, typer.Option(help="L-BFGS step length before the line search.",
+                                            rich_help_panel=OPTIM)] = 1.0,
+    balance: Annotated[str, typer.Option(help="none, ew, cw, dwa, lra, gradnorm, rlw or ntk.",
+                                         rich_help_panel=BALANCE)] = "none",
+    weights: Annotated[str | None, typer.Option(help="cw: constant weights c_r,c_ic,c_bc (default: the "
+                                                "problem's).", rich_help_panel=BALANCE)] = None,
+    balance_every: Annotated[int, typer.Option(help="lra, ntk: update the weights every N steps.",
+                                               rich_help_panel=BALANCE)] = 1,
+    ntk_points: Annotated[int, typer.Option(help="ntk: points per component for the NTK traces.",
+                                            rich_help_panel=BALANCE)] = 64,
     steps: Annotated[int, typer.Option(help="Optimizer steps.", rich_help_panel=OPTIM)] = 7500,
     seed: Annotated[int, typer.Option(help="Seed of the first initialisation.", rich_help_panel=OPTIM)] = 0,
     seeds: Annotated[int, typer.Option(help="Initialisations trained together (seed, seed+1, ...).",
@@ -79,7 +102,9 @@ def train_command(
         physics = build_physics(problem, options, width=width, depth=depth, activation=activation)
         loss = loss or physics.problem.default_loss
         config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, steps=steps, seed=seed, seeds=seeds,
-                             init_scale=init_scale, log_every=log_every, device=device, dtype=dtype)
+                             init_scale=init_scale, log_every=log_every, device=device, dtype=dtype,
+                             lbfgs_after=lbfgs_after, lbfgs_lr=lbfgs_lr, balance=balance,
+                             weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points)
         with step_progress(f"train {problem} {loss}", loss) as progress:
             names = train(out_path, physics, config, name=name, progress=progress)
     run = open_run(out_path)

@@ -21,9 +21,13 @@ def make_optimizer(name: str, param: torch.Tensor, lr: float) -> torch.optim.Opt
 
 
 def make_lbfgs(param: torch.Tensor, lr: float = 1.0, history: int = 50) -> torch.optim.LBFGS:
-    """L-BFGS with a strong Wolfe line search doing one iteration per `step` (so each is logged)."""
-    return torch.optim.LBFGS([param], lr=lr, max_iter=1, history_size=history, line_search_fn="strong_wolfe",
-                             tolerance_grad=0.0, tolerance_change=0.0)
+    """L-BFGS with a strong Wolfe line search doing one iteration per `step` (so each is logged).
+
+    `max_eval` is set explicitly: PyTorch caps the line search at max_eval minus the evaluations
+    already made, and its default (max_iter * 5 // 4 = 1) would leave none.
+    """
+    return torch.optim.LBFGS([param], lr=lr, max_iter=1, max_eval=26, history_size=history,
+                             line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
 
 
 def optimizer_rows(optimizer: torch.optim.Optimizer, param: torch.Tensor) -> list[dict[str, np.ndarray]]:
