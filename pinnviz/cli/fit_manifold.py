@@ -86,7 +86,7 @@ def fit_manifold_command(
     grid_scale: Annotated[float | None, typer.Option(help="Zoom s of the grid-scaling loss (off by default); "
                                                         "larger zooms in on the trajectory.",
                                                       rich_help_panel=AE)] = None,
-    grid_weight: Annotated[float | None, typer.Option(help="Weight of the grid-scaling loss (1).",
+    grid_weight: Annotated[float | None, typer.Option(help="Weight of the grid-scaling loss (0.01).",
                                                          rich_help_panel=AE)] = None,
     spacing_weight: Annotated[float | None, typer.Option(help="Weight of the trajectory-spacing loss (0).",
                                                             rich_help_panel=AE)] = None,

@@ -78,7 +78,9 @@ class AutoencoderManifold(Manifold):
     grid_points : int, default=256
         Random grid points drawn per epoch for the grid-scaling loss.
     reconstruction_weight, anchor_weight, grid_weight, spacing_weight : float
-        Loss weights (1, 10, 1, 0); a zero weight disables a loss.
+        Loss weights (1, 10, 0.01, 0); a zero weight disables a loss. A grid weight of 1 swamped the
+        reconstruction on the Poisson trajectories (error no better than PCA after 300 epochs); 0.01 kept
+        it 6-9x below PCA while s=4 pulled the decoded grid 21x closer to the trajectory than s=1.
     epochs : int or None, default=2000
     seconds : float or None, default=None
         Time budget; with it the cosine schedule follows elapsed time (not bit-reproducible).
@@ -112,7 +114,7 @@ class AutoencoderManifold(Manifold):
     def __init__(self, *, hidden: list[int] | None = None, n_hidden: int = 3, anchor: str = "none",
                  anchor_points: list[int] | None = None, anchor_trajectory: int = 0, anchor_radius: float = 0.8,
                  grid_scale: float | None = None, grid_points: int = 256, reconstruction_weight: float = 1.0,
-                 anchor_weight: float = 10.0, grid_weight: float = 1.0, spacing_weight: float = 0.0,
+                 anchor_weight: float = 10.0, grid_weight: float = 0.01, spacing_weight: float = 0.0,
                  epochs: int = 2000, seconds: float | None = None, lr: float = 1e-3, patience: int = 300,
                  min_delta: float = 1e-3, seed: int = 0, device: str = "cpu", dtype: str = "float32",
                  threads: int | None = None, batch_size: int | None = 128) -> None:
