@@ -40,16 +40,16 @@ from pinnviz.visualizer._probes_a import (
 from tests.conftest import module_from_vector
 
 runner = CliRunner()
-WIDTH = 8  # 1-8-8-1: 96 parameters
+WIDTH = 6  # 1-6-6-1: 60 parameters
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """Two seeds per loss, 300 Adam steps (lr 1e-2), every 50th row stored."""
+    """Two seeds per loss, 120 Adam steps (lr 2e-2), every 20th row stored."""
     path = tmp_path_factory.mktemp("probes") / "run.zarr"
     physics = build_physics("poisson1d", width=WIDTH, depth=2)
     for loss in ("drm", "pinn"):
-        train(path, physics, TrainConfig(loss=loss, steps=300, lr=1e-2, seeds=2, log_every=50), name=loss)
+        train(path, physics, TrainConfig(loss=loss, steps=120, lr=2e-2, seeds=2, log_every=20), name=loss)
     return path
 
 
@@ -120,7 +120,7 @@ def test_hessian_walk_follows_the_smallest_eigenvector(store):
     assert len(fig.axes[0].lines) == 2 and np.isfinite(fig.axes[0].lines[0].get_ydata()).all()
 
 
-def _equation_5(physics, loss, t1, p, t2, nodes=32):
+def _equation_5(physics, loss, t1, p, t2, nodes=16):
     """Equation (5) by a Python loop over midpoint nodes (the independent check)."""
     batch = physics.prepare(t1[None])
     reference = physics.evaluate(t1[None], [loss], batch=batch)[loss][0]
@@ -135,7 +135,7 @@ def _equation_5(physics, loss, t1, p, t2, nodes=32):
 def test_mode_connectivity_bezier_ends_and_optimal_control_point(store):
     run = _run(store)
     physics = run.physics()
-    result = mode_connectivity(run, "pinn-seed0", "pinn-seed1", iterations=200, points=11)
+    result = mode_connectivity(run, "pinn-seed0", "pinn-seed1", iterations=100, nodes=16, points=11)
     t1, t2 = (torch.as_tensor(run.trajectory(n).params[-1]) for n in ("pinn-seed0", "pinn-seed1"))
     ends = [run.trajectory(n).losses["pinn"][-1] for n in ("pinn-seed0", "pinn-seed1")]
     np.testing.assert_allclose(result["curved"][[0, -1]], ends, rtol=1e-10)
@@ -148,7 +148,7 @@ def test_mode_connectivity_bezier_ends_and_optimal_control_point(store):
     assert at_p == pytest.approx(result["objective"][-1], rel=1e-8)
     assert at_p < 0.1 * _equation_5(physics, "pinn", t1, 0.5 * (t1 + t2), t2)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(4):  # brute force: random nearby control points are no better
+    for _ in range(3):  # brute force: random nearby control points are no better
         bump = torch.randn(p.shape, generator=generator, dtype=p.dtype)
         assert at_p <= _equation_5(physics, "pinn", t1, p + 0.05 * bump / bump.norm(), t2) * (1 + 1e-9)
     assert result["barrier_curved"] < result["barrier_straight"]
@@ -226,17 +226,16 @@ def test_spectrum_matches_independent_hessians(store):
 
 def test_spectrum_with_x_plus_tanh_retrains(store, tmp_path):
     run = _run(store)
-    result = spectrum(run, "drm-seed0", every=6)
-    assert result["activation"] == "tanh"
     other = spectrum(run, "drm-seed0", every=6, activation="x+tanh")
     assert other["name"] == "spectrum-drm-seed0-x+tanh" and other["activation"] == "x+tanh"
     # independent: train the same configuration with x+tanh and take the Hessian of its last row
     physics = run.physics(activation="x+tanh")
-    train(tmp_path / "x.zarr", physics, TrainConfig(loss="drm", steps=300, lr=1e-2, seed=0, log_every=50), name="a")
+    train(tmp_path / "x.zarr", physics, TrainConfig(loss="drm", steps=120, lr=2e-2, seed=0, log_every=20), name="a")
     last = open_run(tmp_path / "x.zarr").trajectory("a").params[-1]
     expected = torch.linalg.eigvalsh(loss_hessian(physics, torch.as_tensor(last), "drm")).numpy()
     np.testing.assert_allclose(other["eigenvalues"][-1], expected, rtol=0, atol=1e-9 * np.abs(expected).max())
-    assert not np.allclose(other["eigenvalues"][-1], result["eigenvalues"][-1])
+    tanh_last = torch.as_tensor(run.trajectory("drm-seed0").params[-1])
+    assert not np.allclose(last, tanh_last.numpy())  # really retrained with the other activation
     with pytest.raises(UnknownNameError, match="unknown activation 'relu'"):
         spectrum(run, "drm-seed0", activation="relu")
 
@@ -258,7 +257,7 @@ def test_hessian_plane_is_a_landscape_manifold(store):
     data = compute_landscape(run, "hessian-plane", resolution=6, losses=["pinn"])
     assert data.losses["pinn"].shape == (6, 6) and "pinn-seed0" in data.trajectories
     with pytest.raises(InvalidSettingError, match="probe hessian-plane"):
-        type(manifold)().fit(np.zeros((3, 96)))
+        type(manifold)().fit(np.zeros((3, 60)))
 
 
 def test_cli_runs_probes_and_writes_figures(store, tmp_path):
@@ -274,7 +273,6 @@ def test_cli_runs_probes_and_writes_figures(store, tmp_path):
         assert result.exit_code == 0, result.output
     for name in ("mli.png", "walk.svg", "mc.png", "rp.pdf", "sp.png"):
         assert (tmp_path / name).stat().st_size > 1000
-    assert "integrand variance of drm" in result.output or True
 
 
 @pytest.mark.parametrize(("args", "text"), [
