@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+import pinnviz.cli.probe_ntk  # noqa: F401
 import pinnviz.cli.probes_a  # noqa: F401
 import pinnviz.cli.probes_b  # noqa: F401
 from pinnviz.cli.fit_manifold import fit_manifold_command

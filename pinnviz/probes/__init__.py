@@ -25,3 +25,6 @@ from pinnviz.probes.intrinsic_dim import intrinsic_dim as intrinsic_dim  # noqa:
 from pinnviz.probes.trajectory_pca import trajectory_pca as trajectory_pca  # noqa: E402
 
 __all__ += ["acceleration", "bad_minima", "basis", "goldilocks", "intrinsic_dim", "trajectory_pca"]
+from pinnviz.probes.ntk import ntk as ntk  # noqa: E402
+
+__all__ += ["ntk"]
