@@ -32,6 +32,13 @@ class TrenchPlaneManifold(Manifold):
     center_ : ndarray of shape (n_params,)
     directions_ : ndarray of shape (2, n_params), orthonormal rows [v, V]
     extent_ : (-span, span, -span, span)
+
+    Example
+    -------
+    >>> X = np.random.default_rng(0).normal(size=(5, 4))
+    >>> m = TrenchPlaneManifold(direction=[0.0, 0.0, 1.0, 1.0], span=2.0).fit(X)
+    >>> bool(np.allclose(m.decode(np.zeros((1, 2)))[0], X[-1])), m.latent_extent(0.0)
+    (True, (-2.0, 2.0, -2.0, 2.0))
     """
 
     method = "trench"
