@@ -38,7 +38,8 @@ class HessianPlaneManifold(Manifold):
         X, _ = check_fit_input(X, segments)
         if self.center is None or self.directions is None:
             raise InvalidSettingError("hessian-plane needs the Hessian eigenvectors; compute it with "
-                                      "`pinnviz probe hessian-plane run.zarr TRAJECTORY`")
+                                      "`pinnviz probe hessian-plane run.zarr -t TRAJECTORY` "
+                                      "(compare reuses it; --refit cannot)")
         center = as_points(np.asarray(self.center)[None], n_params=X.shape[1], what="center")[0]
         directions = as_points(self.directions, n_params=X.shape[1], what="directions")
         if directions.shape[0] != 2 or not np.allclose(directions @ directions.T, np.eye(2), atol=1e-8):

@@ -136,5 +136,6 @@ def spectrum_figure(spectra: Sequence[Probe], *, shift: float = 1e-6, bins: int 
         ax_c.semilogy(step, np.maximum(arrays["largest"], 1e-16), label="largest lambda")
         ax_c.semilogy(step, np.maximum(arrays["most_negative"], 1e-16), label="|most negative lambda|")
         ax_c.set_xlabel("step")
+        ax_c.set_ylabel("eigenvalue magnitude")
         ax_c.legend(fontsize=8)
     return fig
