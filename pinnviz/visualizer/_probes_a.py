@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pinnviz.errors import InvalidSettingError
-from pinnviz.visualizer._scales import contour_levels, loss_norm
+from pinnviz.visualizer._scales import contour_levels, loss_norm, style_colorbar
 
 Probe = tuple[dict, dict]  # (arrays, attrs) of a stored probe
 
@@ -109,7 +109,7 @@ def random_planes_figure(probe: Probe, loss: str | None = None, *, dpi: float = 
         ax.set_xticks([axis[0], 0, axis[-1]])
         ax.set_yticks([axis[0], 0, axis[-1]])
         ax.tick_params(labelsize=7)
-    fig.colorbar(mappable, ax=axes, shrink=0.8, label=loss)
+    style_colorbar(fig.colorbar(mappable, ax=axes, shrink=0.8, label=loss))
     what = f", Monte Carlo B={attrs['stochastic']}" if attrs.get("stochastic") else ""
     fig.suptitle(f"{loss} around the {attrs['at']} point of {attrs['trajectory']}{what}", fontsize=10)
     return fig
