@@ -66,12 +66,18 @@ def divergence(kin: Kinematics, hess: torch.Tensor, lame1: float, lame2: float) 
     the two Finv Finv terms contract, by the symmetry hess[k, l, j] = hess[k, j, l], to the same vector
     g_j = Finv_lk hess[k, l, j] = d(log J)/dX_j, so
         div P = l1 lap u + (l1 + l2 - l2 log J) F^-T grad(log J).
-    Written as broadcast products and sums over the 2x2(x2) axes: einsum's bmm path is slow at size 2.
+    Written out component by component: at size 2, einsum (bmm) and small-axis sums cost more than the
+    dozen elementwise products on (...,) slices.
     """
-    Fi = kin.F_inv
-    lap = torch.diagonal(hess, dim1=-2, dim2=-1).sum(dim=-1)  # (..., 2, 2, 2) -> (..., 2): lap u_i
-    # g_j = sum_kl Finv^T_kl hess_klj: (..., 2, 2, 1) * (..., 2, 2, 2) summed over k, l -> (..., 2)
-    g = (Fi.transpose(-1, -2).unsqueeze(-1) * hess).sum(dim=(-3, -2))
-    coef = (lame1 + lame2 - lame2 * kin.log_j).unsqueeze(-1)  # (..., 1)
-    # (F^-T g)_i = sum_l Finv_li g_l: (..., 2, 2) * (..., 2, 1) summed over l -> (..., 2)
-    return lame1 * lap + coef * (Fi * g.unsqueeze(-1)).sum(dim=-2)
+    (f00, f01), (f10, f11) = (row.unbind(-1) for row in kin.F_inv.unbind(-2))  # Finv_ab, each (...,)
+    h0, h1 = hess.unbind(-3)  # hess of u_0, u_1: (..., 2, 2) each
+    (a00, a01), (_, a11) = (row.unbind(-1) for row in h0.unbind(-2))  # d2u_0/dX_a dX_b
+    (b00, b01), (_, b11) = (row.unbind(-1) for row in h1.unbind(-2))  # d2u_1/dX_a dX_b
+    # g_j = Finv_lk d2u_k/dX_l dX_j (symmetric Hessians: d2u/dX_1 dX_0 = d2u/dX_0 dX_1)
+    g0 = f00 * a00 + f10 * a01 + f01 * b00 + f11 * b01
+    g1 = f00 * a01 + f10 * a11 + f01 * b01 + f11 * b11
+    coef = lame1 + lame2 - lame2 * kin.log_j  # (...,)
+    # div P_i = l1 lap u_i + coef (F^-T g)_i, (F^-T g)_i = Finv_li g_l
+    d0 = lame1 * (a00 + a11) + coef * (f00 * g0 + f10 * g1)
+    d1 = lame1 * (b00 + b11) + coef * (f01 * g0 + f11 * g1)
+    return torch.stack([d0, d1], dim=-1)  # (..., 2)
