@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pinnviz.landscape import LandscapeData
 from pinnviz.visualizer._landscape import landscape_axes
@@ -27,6 +28,12 @@ def _loss_scale(ax, values: np.ndarray, axis: str = "y") -> None:
         setter("log")
     elif finite.size:
         setter("symlog", linthresh=max(1e-3, float(np.percentile(np.abs(finite), 5)) or 1.0))
+
+
+def _steps_axis(ax) -> None:
+    """At most five round step ticks (20000-step runs otherwise crowd the labels)."""
+    ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+    ax.set_xlabel("step")
 
 
 def _contour_panel(fig: Figure, ax, data: LandscapeData, loss: str, title: str) -> None:
@@ -112,7 +119,7 @@ def acceleration_figure(probes: Sequence[Probe], *, dpi: float = 100) -> Figure:
     axes[1].set_ylabel("$|\\ddot\\theta| \\,/\\, |\\dot\\theta|^2$")
     for ax in axes:
         ax.set_yscale("log")
-        ax.set_xlabel("step")
+        _steps_axis(ax)
         ax.legend(fontsize=7)
     axes[0].set_title("acceleration (eq. 6)", fontsize=9)
     axes[1].set_title("acceleration normalised by squared velocity", fontsize=9)
@@ -147,7 +154,7 @@ def goldilocks_figure(probe: Probe, *, dpi: float = 100) -> Figure:
                 ax.plot(arrays["free_steps"], norms[:, j, k], color=f"C{j}", lw=0.8,
                         label=f"init x{scale:g}" if k == 0 else None)
         ax.set_yscale("log")
-        ax.set_xlabel("step")
+        _steps_axis(ax)
         ax.set_ylabel("||theta||")
         ax.set_title(f"{loss}: parameter norm, unconstrained", fontsize=9)
         ax.legend(fontsize=7)
@@ -170,7 +177,7 @@ def intrinsic_dim_figure(probe: Probe, *, dpi: float = 100) -> Figure:
                     label=f"full ({attrs['n_params']} params)")
             every.append(arrays[f"{loss}/reference"])
         _loss_scale(ax, np.concatenate([np.ravel(v) for v in every]))
-        ax.set_xlabel("step")
+        _steps_axis(ax)
         ax.set_ylabel(loss)
         ax.set_title(f"{loss} in random subspaces", fontsize=9)
         ax.legend(fontsize=7)
@@ -194,7 +201,7 @@ def bad_minima_figure(probe: Probe, *, dpi: float = 100) -> Figure:
                     ax.plot(arrays["steps"], curves[:, r], color=f"C{k}", lw=0.7, alpha=0.7,
                             label=opt if r == 0 else None)
             _loss_scale(ax, np.concatenate([c.ravel() for c in every]))
-            ax.set_xlabel("step")
+            _steps_axis(ax)
             ax.set_ylabel(loss)
             ax.set_title(f"{loss}, width {width}: {attrs['runs']} runs each", fontsize=9)
             ax.legend(fontsize=7)
