@@ -143,4 +143,44 @@ def test_bad_balancing_settings(tmp_path, physics):
     with pytest.raises(InvalidSettingError, match="lbfgs_after=20 must be between 0 and steps=10"):
         train(tmp_path / "w.zarr", physics, TrainConfig(loss="total", optimizer="adam+lbfgs", steps=10,
                                                         lbfgs_after=20))
-    assert IncompatibleRunError  # resume of L-BFGS raises it (see _train.resume)
+
+
+class Stop(Exception):
+    pass
+
+
+def interrupted_then_resumed(tmp_path, physics, config, monkeypatch, stop_at):
+    from pinnviz.store import TrajectoryWriter
+    from pinnviz.trainers import resume
+
+    monkeypatch.setattr(TrajectoryWriter, "due", lambda self: True)  # flush (and record resume state) every row
+
+    def progress(step, total, values):
+        if step == stop_at:
+            raise Stop
+
+    path = tmp_path / "killed.zarr"
+    with pytest.raises(Stop):
+        train(path, physics, config, name="run", progress=progress)
+    return path, resume
+
+
+@pytest.mark.parametrize("method", ["dwa", "gradnorm", "rlw"])
+def test_balanced_run_resumes_exactly(tmp_path, physics, method, monkeypatch):
+    config = TrainConfig(loss="total", lr=1e-2, steps=12, balance=method)
+    path, resume = interrupted_then_resumed(tmp_path, physics, config, monkeypatch, stop_at=6)
+    assert zarr.open_group(str(path), mode="r")["trajectories/run"].attrs["length"] == 7  # rows 0-6 kept
+    resume(path)
+    train(tmp_path / "whole.zarr", physics, config, name="run")
+    a, wa, _ = stored(path, "run")
+    b, wb, _ = stored(tmp_path / "whole.zarr", "run")
+    assert a.shape == b.shape == (13, physics.net.n_params)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+    torch.testing.assert_close(wa, wb, rtol=0, atol=1e-10)
+
+
+def test_lbfgs_resume_is_refused(tmp_path, physics, monkeypatch):
+    config = TrainConfig(loss="total", optimizer="lbfgs", steps=8)
+    path, resume = interrupted_then_resumed(tmp_path, physics, config, monkeypatch, stop_at=4)
+    with pytest.raises(IncompatibleRunError, match="resuming L-BFGS is not supported"):
+        resume(path)
