@@ -36,7 +36,7 @@ def ntk_command(
     for store in stores:
         run = open_run(store, mode="r+")
         result = ntk(run, trajectory, every=every, points=points, seed=seed)
-        label = f"{result['problem']} w{result['width']}"
+        label = f"{result['problem']} width {result['width']} depth {result['depth']}"
         results.append((label, result))
         out.print(f"{store}: {result['name']}  Delta K(end) = {result['delta'][-1]:.3g}  "
                   f"Tr K_rr/Tr K_uu (end) = {result['trace_rr'][-1] / result['trace_uu'][-1]:.3g}")
