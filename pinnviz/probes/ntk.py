@@ -57,8 +57,11 @@ def ntk(run: Run, trajectory: str | None = None, *, every: int | None = None, po
     if int(points) < 2:
         raise InvalidSettingError(f"points={points} must be >= 2")
     names = run.trajectory_names()
-    trajectory = trajectory or (names[0] if names else None)
-    traj = run.trajectory(trajectory) if trajectory else run.trajectory_group("")
+    if trajectory is None:
+        if not names:
+            raise InvalidSettingError(f"{run.path} has no trajectory to probe; train one first")
+        trajectory = names[0]
+    traj = run.trajectory(trajectory)
     n_rows = traj.params.shape[0]
     if n_rows == 0:
         raise InvalidSettingError(f"trajectory {trajectory!r} has no rows")
