@@ -19,12 +19,18 @@ def build_module(net: MLP) -> torch.nn.Module:
     return torch.nn.Sequential(*layers)
 
 
-def loop_losses(net: MLP, thetas: torch.Tensor, batch: dict, names=("drm", "pinn")) -> torch.Tensor:
-    """The named Poisson losses of each vector, one at a time, each in a freshly built model: (n, len(names))."""
+def loop_losses(net: MLP, thetas: torch.Tensor, batch: dict, names=("drm", "pinn"), *,
+                fresh_model: bool = False) -> torch.Tensor:
+    """The named Poisson losses of each vector, one at a time: (n, len(names)).
+
+    One nn.Module is reused, or (`fresh_model`, as the Neuro-Visualizer reference does) built per vector.
+    """
     x0, w, f = batch["x"], batch["w"], batch["f"]
     results = torch.empty(thetas.shape[0], len(names), dtype=thetas.dtype)
+    module = build_module(net).to(thetas.dtype)
     for i, theta in enumerate(thetas):
-        module = build_module(net).to(thetas.dtype)
+        if fresh_model:
+            module = build_module(net).to(thetas.dtype)
         torch.nn.utils.vector_to_parameters(theta, module.parameters())
         x = x0.clone().requires_grad_(True)
         u = torch.sin(math.pi * x) * module(x)

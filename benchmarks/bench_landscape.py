@@ -48,7 +48,7 @@ def main() -> None:
         n = min(args.loop_points, len(decoded))
         picks = torch.linspace(0, len(decoded) - 1, n).round().long()
         start = time.perf_counter()
-        reference = loop_losses(physics.net, decoded[picks], batch, names=("pinn",))[:, 0]
+        reference = loop_losses(physics.net, decoded[picks], batch, names=("pinn",), fresh_model=True)[:, 0]
         looped = (time.perf_counter() - start) * len(decoded) / n
         stored = torch.as_tensor(data.losses["pinn"].ravel()[picks.numpy()])
         agree = float(((stored - reference).abs() / reference.abs()).max())

@@ -60,7 +60,8 @@ def landscape_command(
     name: Annotated[str | None, typer.Option(help="Stored landscape name (default: the manifold's).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
-    chunk: Annotated[int, typer.Option(help="Parameter vectors per batch.")] = 64,
+    chunk: Annotated[int | None, typer.Option(help="Parameter vectors per batch (default: by the "
+                                                "number of quadrature points).")] = None,
 ) -> None:
     """Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics."""
     run = open_run(store, mode="r+")

@@ -84,7 +84,8 @@ def trajectory_diagnostics(manifold: Manifold, params: np.ndarray, steps: np.nda
 
 
 def compute_landscape(run: Run, manifold_name: str, *, resolution: int = 100, losses: Sequence[str] | None = None,
-                      margin: float | None = None, device: str = "cpu", dtype: str = "float64", chunk: int = 64,
+                      margin: float | None = None, device: str = "cpu", dtype: str = "float64",
+                      chunk: int | None = None,
                       max_slow_points: int = SLOW_DECODE_POINTS, name: str | None = None, save: bool = True,
                       progress: Progress | None = None) -> LandscapeData:
     """Losses on a latent grid of the stored manifold `manifold_name`, with diagnostics.

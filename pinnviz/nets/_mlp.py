@@ -174,11 +174,14 @@ class MLP:
             b2 = 2.0 * self.layout.view(theta, f"hidden.{k}.bias")
             # (G, width, width) @ (G, width, C*N) -> (G, width, C, N); bias only on the value channel
             z2 = torch.bmm(W2, h.reshape(G, self.width, C * N)).reshape(G, self.width, C, N)
+            # unbind, not repeated indexing: under autograd each index would zero-fill a full-size
+            # gradient buffer in the backward pass
+            zs = list(z2.unbind(dim=2))
             if in_place:
-                z2[:, :, 0] += b2[:, :, None]
+                zs[0] += b2[:, :, None]
             else:
-                z2 = torch.cat([z2[:, :, :1] + b2[:, :, None, None], z2[:, :, 1:]], dim=2)
-            h = _stacked_hidden_layer(z2, d, order, self.activation, in_place)
+                zs[0] = zs[0] + b2[:, :, None]
+            h = _stacked_hidden_layer(zs, d, order, self.activation, in_place)
         Wo = self.layout.view(theta, "output.weight")  # (G, outputs, width)
         # (G, outputs, width) @ (G, width, C*N) -> (G, outputs, C, N)
         out = torch.bmm(Wo, h.reshape(G, self.width, C * N)).reshape(G, self.outputs, C, N)
@@ -261,33 +264,34 @@ def _stacked_first_layer(z2, W2, order, kind, in_place):
     return ch.result()
 
 
-def _stacked_hidden_layer(z2, d, order, kind, in_place):
-    """J' = s' J and H' = s' H + s'' J (x) J, on doubled channels z2 = 2 (z, J, H) (G, width, C, N).
+def _stacked_hidden_layer(zs, d, order, kind, in_place):
+    """J' = s' J and H' = s' H + s'' J (x) J, on doubled channels zs = 2 (z, J, H), each (G, width, N).
 
     With s'' = -2 c s': J' = (s'/2) J2 and H' = (s'/2) (H2 - c J2 (x) J2).
     """
-    ch = _Channels(z2[:, :, 0], _n_channels(d, order), in_place)
-    s, half_ds, curv = _activation(z2[:, :, 0], kind, in_place, ch.out())
+    ch = _Channels(zs[0], _n_channels(d, order), in_place)
+    s, half_ds, curv = _activation(zs[0], kind, in_place, ch.out())
     ch.add(s)
     for a in range(d if order >= 1 else 0):
-        ch.mul(half_ds, z2[:, :, 1 + a])
+        ch.mul(half_ds, zs[1 + a])
     for a in range(d if order >= 2 else 0):
         for b in range(d):
-            jj = z2[:, :, 1 + a] * z2[:, :, 1 + b]
-            ch.scale(torch.addcmul(z2[:, :, 1 + d + a * d + b], curv, jj, value=-1.0, out=ch.out()), half_ds)
+            jj = zs[1 + a] * zs[1 + b]
+            ch.scale(torch.addcmul(zs[1 + d + a * d + b], curv, jj, value=-1.0, out=ch.out()), half_ds)
     return ch.result()
 
 
 def _times_distance(out, dist, d, order):
     """Product rule for D(x) * y(x) on stacked channels out (G, outputs, C, N)."""
     D, dD, d2D = dist  # (N,), (N, d), (N, d, d)
-    y = out[:, :, 0]
+    ys = out.unbind(dim=2)  # each (G, outputs, N)
+    y = ys[0]
     channels = [D * y]
     if order >= 1:
-        channels += [D * out[:, :, 1 + a] + dD[:, a] * y for a in range(d)]
+        channels += [D * ys[1 + a] + dD[:, a] * y for a in range(d)]
     if order >= 2:
         for a in range(d):
             for b in range(d):
-                channels.append(D * out[:, :, 1 + d + a * d + b] + dD[:, a] * out[:, :, 1 + b]
-                                + dD[:, b] * out[:, :, 1 + a] + d2D[:, a, b] * y)
+                channels.append(D * ys[1 + d + a * d + b] + dD[:, a] * ys[1 + b]
+                                + dD[:, b] * ys[1 + a] + d2D[:, a, b] * y)
     return torch.stack(channels, dim=2)
