@@ -13,6 +13,15 @@ import zarr
 from pinnviz.errors import IncompatibleRunError
 
 
+def rows_per_block(n_params: int) -> int:
+    """Rows buffered before a flush: about 16 MiB of float64, between 64 and 4096 rows.
+
+    A flush costs tens of milliseconds of Zarr metadata and chunk writes whatever its size, so
+    blocks are large; the writer also flushes every `seconds`, which bounds what a kill can lose.
+    """
+    return int(min(4096, max(64, (16 << 20) // (8 * max(n_params, 1)))))
+
+
 def rows_per_chunk(n_params: int) -> int:
     """About 2 MiB of float64 per chunk of `params`, between 16 and 1024 rows."""
     return int(min(1024, max(16, (2 << 20) // (8 * max(n_params, 1)))))
@@ -27,7 +36,7 @@ class TrajectoryWriter:
     first `length` rows are complete and whose recorded slot matches its last row.
     """
 
-    def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 2.0) -> None:
+    def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 5.0) -> None:
         self.group = group
         # fills losses not given to `append`, for a whole block at once: params (n, P) -> {name: (n,)}
         self.complete_losses = None
@@ -36,7 +45,7 @@ class TrajectoryWriter:
         self.weight_names = [name for name, _ in group["weights"].arrays()] if "weights" in group else []
         self.length = int(group.attrs.get("length", 0))
         self.slot = int(group.attrs.get("resume_slot", 1))
-        self.block = block or rows_per_chunk(self.n_params)
+        self.block = block or rows_per_block(self.n_params)
         self.seconds = seconds
         self._steps = np.empty(self.block, dtype=np.int64)
         self._params = np.empty((self.block, self.n_params), dtype=np.float64)
@@ -44,12 +53,14 @@ class TrajectoryWriter:
         self._weights = {name: np.empty(self.block) for name in self.weight_names}
         self._n = 0
         self._given: set[str] = set()
+        self._slot_groups: dict[int, zarr.Group] = {}  # opened once: each open reads metadata
+        self._slot_arrays: dict[int, dict[str, zarr.Array]] = {}
         self._last_flush = time.monotonic()
         self._truncate_to_length()
 
     @classmethod
     def create(cls, parent: zarr.Group, name: str, n_params: int, loss_names, attrs: dict, *,
-               weight_names=(), block: int | None = None, seconds: float = 2.0) -> TrajectoryWriter:
+               weight_names=(), block: int | None = None, seconds: float = 5.0) -> TrajectoryWriter:
         if name in parent:
             raise IncompatibleRunError(f"trajectory {name!r} already exists; choose another --name")
         group = parent.create_group(name)
@@ -78,10 +89,9 @@ class TrajectoryWriter:
 
     def _truncate_to_length(self) -> None:
         """Drop rows past `length` (written by a process killed before it recorded them)."""
-        arrays = [self.group["params"], self.group["step"]]
-        arrays += [self.group[f"loss/{n}"] for n in self.loss_names]
-        arrays += [self.group[f"weights/{n}"] for n in self.weight_names]
-        for array in arrays:
+        keys = ["params", "step", *(f"loss/{n}" for n in self.loss_names), *(f"weights/{n}" for n in self.weight_names)]
+        self._data = {key: self.group[key] for key in keys}  # opened once: each open reads metadata
+        for array in self._data.values():
             if array.shape[0] != self.length:
                 array.resize((self.length, *array.shape[1:]))
 
@@ -92,7 +102,8 @@ class TrajectoryWriter:
         self._params[i] = params
         for name in self.loss_names:
             self._losses[name][i] = losses.get(name, np.nan)
-        self._given = set(losses) if i == 0 else self._given & set(losses)
+        if i == 0:  # a trainer gives the same names for every row of a block
+            self._given = set(losses)
         for name in self.weight_names:
             self._weights[name][i] = (weights or {})[name]
         self._n += 1
@@ -110,31 +121,41 @@ class TrajectoryWriter:
             for name, values in self.complete_losses(self._params[:n], missing).items():
                 self._losses[name][:n] = values
         if n:
-            self.group["params"].append(self._params[:n], axis=0)
-            self.group["step"].append(self._steps[:n], axis=0)
+            self._data["params"].append(self._params[:n], axis=0)
+            self._data["step"].append(self._steps[:n], axis=0)
             for name in self.loss_names:
-                self.group[f"loss/{name}"].append(self._losses[name][:n], axis=0)
+                self._data[f"loss/{name}"].append(self._losses[name][:n], axis=0)
             for name in self.weight_names:
-                self.group[f"weights/{name}"].append(self._weights[name][:n], axis=0)
+                self._data[f"weights/{name}"].append(self._weights[name][:n], axis=0)
         attrs = dict(extra_attrs or {})
         attrs["length"] = self.length + n
         if resume_state is not None:
             self.slot = 1 - self.slot
-            slot = self.group.require_group(f"resume/slot{self.slot}")
+            slot = self._slot_group(self.slot)
+            arrays = self._slot_arrays.setdefault(self.slot, {})
             for key, value in resume_state.items():
                 value = np.asarray(value)
-                if key in slot and slot[key].shape == value.shape and slot[key].dtype == value.dtype:
-                    slot[key][...] = value
+                array = arrays.get(key)
+                if array is None and key in slot:
+                    array = slot[key]
+                if array is not None and array.shape == value.shape and array.dtype == value.dtype:
+                    array[...] = value
                 else:
                     if key in slot:
                         del slot[key]
-                    slot.create_array(key, data=value)
+                    array = slot.create_array(key, data=value)
+                arrays[key] = array
             slot.update_attributes({"row": self.length + n - 1, **(resume_attrs or {})})
             attrs["resume_slot"] = self.slot
         self.group.update_attributes(attrs)
         self.length += n
         self._n = 0
         self._last_flush = time.monotonic()
+
+    def _slot_group(self, slot: int) -> zarr.Group:
+        if slot not in self._slot_groups:
+            self._slot_groups[slot] = self.group.require_group(f"resume/slot{slot}")
+        return self._slot_groups[slot]
 
     def read_resume(self) -> tuple[dict[str, np.ndarray], dict]:
         """The resume state recorded for the last complete row."""

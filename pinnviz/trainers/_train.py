@@ -271,12 +271,13 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                 weights = balancer.weights(step, losses, grads, traces).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
             if on_grid and (step > start_step or start_step == 0):  # a resumed start row is stored
-                state = ([{} for _ in writers] if rows is not None else optimizer_rows(optimizer, theta))
-                _log_row(writers, step, current, losses, state, rng, progress, config.steps,
-                         weights=weights, components=components, balance_state=balance_state,
-                         lbfgs=rows is not None)
-                values = losses[objective].detach()
-                if not bool(torch.isfinite(values).all()):
+                # the optimizer's state is copied only when a block is flushed, not at every step
+                state = ((lambda: [{} for _ in writers]) if rows is not None
+                         else (lambda: optimizer_rows(optimizer, theta)))
+                values = _log_row(writers, step, current, losses, state, rng, progress, config.steps,
+                                  weights=weights, components=components, balance_state=balance_state,
+                                  lbfgs=rows is not None)
+                if not np.isfinite(values[objective]).all():
                     failed = f"{objective} became non-finite at step {step}"
                     break
             if step == config.steps:
@@ -319,7 +320,8 @@ def _lbfgs_step(physics, optimizers, rows, names, batch, objective, weights, com
 
 
 def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weights=None, components=(),
-             balance_state=None, lbfgs=False) -> None:
+             balance_state=None, lbfgs=False) -> dict[str, np.ndarray]:
+    """Append one row per trajectory (flush when due) and return the logged losses as numpy arrays."""
     params = theta.detach().to("cpu", torch.float64).numpy()
     values = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in losses.items()}
     w = None if weights is None else weights.detach().to("cpu", torch.float64).numpy()
@@ -327,6 +329,7 @@ def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weigh
         row_weights = None if w is None else {name: float(w[k, c]) for c, name in enumerate(components)}
         writer.append(step, params[k], {name: values[name][k] for name in values}, row_weights)
     if writers[0].due() or step == total:
+        state = state()
         for k, writer in enumerate(writers):
             resume_state = {f"opt_{key}": value for key, value in state[k].items()}
             if balance_state is not None:  # the balancer's state before this row's weights
@@ -336,3 +339,4 @@ def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weigh
             writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
     if progress is not None:
         progress(step, total, values)
+    return values
