@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 
@@ -43,3 +44,20 @@ def loop_losses(net: MLP, thetas: torch.Tensor, batch: dict, names=("drm", "pinn
             else:
                 results[i, j] = 0.5 * (((d2u + f) ** 2) * w).sum()
     return results
+
+
+def best_of(fn, repeats: int) -> float:
+    """The fastest of `repeats` timed calls (seconds)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def module_from_vector(net: MLP, theta: torch.Tensor) -> torch.nn.Module:
+    """A fresh nn.Module holding one flat parameter vector."""
+    module = build_module(net).to(theta.dtype)
+    torch.nn.utils.vector_to_parameters(theta, module.parameters())
+    return module

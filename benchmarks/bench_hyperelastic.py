@@ -10,34 +10,11 @@ one process; read the ratio (machines are noisy).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from _reference import best_of, module_from_vector
 
 from pinnviz.problems import build_physics
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def module_from_vector(net, theta: torch.Tensor) -> torch.nn.Sequential:
-    layers: list[torch.nn.Module] = []
-    fan_in = net.inputs
-    for _ in range(net.depth):
-        layers += [torch.nn.Linear(fan_in, net.width), torch.nn.Tanh()]
-        fan_in = net.width
-    layers.append(torch.nn.Linear(fan_in, net.outputs, bias=False))
-    module = torch.nn.Sequential(*layers).to(theta.dtype)
-    with torch.no_grad():
-        for param, entry in zip(module.parameters(), net.layout.entries, strict=True):
-            param.copy_(theta[entry.offset : entry.offset + entry.size].reshape(entry.shape))
-    return module
 
 
 def loop_losses(physics, thetas: torch.Tensor, batch: dict, pinn: bool) -> torch.Tensor:
@@ -72,7 +49,7 @@ def main() -> None:
     parser.add_argument("--vectors", type=int, default=2_500)
     parser.add_argument("--loop-vectors", type=int, default=200, help="loop time is scaled from these")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)

@@ -9,22 +9,12 @@ autograd. Both run in this one process; the ratio is what to read (machines are 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
-from _reference import loop_losses
+from _reference import best_of, loop_losses
 
 from pinnviz.nets import MLP
 from pinnviz.problems import PhysicsLosses, Poisson1D
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
