@@ -104,3 +104,17 @@ def test_cli_never_damages_an_existing_store(tmp_path):
     run = open_run(path)
     assert run.trajectory_names() == ["pinn-adam-seed0"]
     np.testing.assert_array_equal(run.trajectory("pinn-adam-seed0").params, before)
+
+
+def test_global_threads_option(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, ["--threads", "1", "train", "--steps", "3", "--out", str(tmp_path / "t.zarr")])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    bad = runner.invoke(app, ["--threads", "0", "info", str(tmp_path / "t.zarr")])
+    assert bad.exit_code == 2 and "threads=0 must be >= 1" in bad.stderr
