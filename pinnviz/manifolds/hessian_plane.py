@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from pinnviz.errors import InvalidSettingError
-from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+from pinnviz.manifolds._base import as_points, check_fit_input
+from pinnviz.manifolds._plane import PlaneManifold
 
 
-class HessianPlaneManifold(Manifold):
+class HessianPlaneManifold(PlaneManifold):
     """theta(z) = center + z0 v0 + z1 v1 with v0, v1 the top Hessian eigenvectors at `center`.
 
     A manifold never evaluates physics: the eigenvectors are computed by the probe
@@ -48,27 +49,6 @@ class HessianPlaneManifold(Manifold):
         self._set_extent(self.encode(X))
         return self
 
-    def encode(self, X) -> np.ndarray:
-        check_fitted(self, "directions_")
-        X = as_points(X, n_params=self.center_.shape[0])
-        return (X - self.center_) @ self.directions_.T  # (n, P) @ (P, 2)
-
-    def decode(self, Z) -> np.ndarray:
-        check_fitted(self, "directions_")
-        return self.center_ + as_latent(Z) @ self.directions_  # (n, 2) @ (2, P)
-
     def hyper_parameters(self) -> dict:
         return {"center": None, "directions": None,
                 "eigenvalues": None if self.eigenvalues is None else [float(v) for v in self.eigenvalues]}
-
-    def get_state(self):
-        check_fitted(self, "directions_")
-        return {"center_": self.center_, "directions_": self.directions_}, {"extent_": list(self.extent_)}
-
-    @classmethod
-    def from_state(cls, hyper, arrays, attrs) -> HessianPlaneManifold:
-        self = cls(**hyper)
-        self.center_ = arrays["center_"]
-        self.directions_ = arrays["directions_"]
-        self.extent_ = tuple(attrs["extent_"])
-        return self

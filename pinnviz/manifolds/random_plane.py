@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from pinnviz.errors import InvalidSettingError
-from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+from pinnviz.manifolds._base import as_points, check_fit_input
+from pinnviz.manifolds._plane import PlaneManifold
 
 NORMALISATIONS = ("filter", "layer", "none")
 
 
-class RandomPlaneManifold(Manifold):
+class RandomPlaneManifold(PlaneManifold):
     """theta(z) = center + z0 d0 + z1 d1 with two Gaussian directions d0, d1 (Li et al. 2018).
 
     Each direction is rescaled piece by piece to the norms of `center`: with `normalise="filter"`
@@ -83,30 +84,7 @@ class RandomPlaneManifold(Manifold):
         self._set_extent(self.encode(X))
         return self
 
-    def encode(self, X) -> np.ndarray:
-        check_fitted(self, "directions_")
-        X = as_points(X, n_params=self.center_.shape[0])
-        D = self.directions_
-        gram = D @ D.T  # (2, 2)
-        return np.linalg.solve(gram, D @ (X - self.center_).T).T  # least squares: (n, 2)
-
-    def decode(self, Z) -> np.ndarray:
-        check_fitted(self, "directions_")
-        return self.center_ + as_latent(Z) @ self.directions_  # (n, 2) @ (2, P)
-
     def hyper_parameters(self) -> dict:
         hyper = super().hyper_parameters()
         hyper["center"] = None  # stored as the fitted center_ array
         return hyper
-
-    def get_state(self):
-        check_fitted(self, "directions_")
-        return {"center_": self.center_, "directions_": self.directions_}, {"extent_": list(self.extent_)}
-
-    @classmethod
-    def from_state(cls, hyper, arrays, attrs) -> RandomPlaneManifold:
-        self = cls(**hyper)
-        self.center_ = arrays["center_"]
-        self.directions_ = arrays["directions_"]
-        self.extent_ = tuple(attrs["extent_"])
-        return self

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from pinnviz.errors import InvalidSettingError
-from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+from pinnviz.manifolds._base import as_points, check_fit_input
+from pinnviz.manifolds._plane import PlaneManifold
 
 
-class TrenchPlaneManifold(Manifold):
+class TrenchPlaneManifold(PlaneManifold):
     """theta(z) = center + z0 v + z1 V: v a given (null) direction, V a seeded random direction.
 
     Rowan et al. (2024), section 2.6: with linearly dependent basis functions a Gram null vector Delta
@@ -70,29 +71,8 @@ class TrenchPlaneManifold(Manifold):
         self.extent_ = (-s, s, -s, s)
         return self
 
-    def encode(self, X) -> np.ndarray:
-        check_fitted(self, "directions_")
-        X = as_points(X, n_params=self.center_.shape[0])
-        return (X - self.center_) @ self.directions_.T  # orthonormal rows: (n, P) @ (P, 2)
-
-    def decode(self, Z) -> np.ndarray:
-        check_fitted(self, "directions_")
-        return self.center_ + as_latent(Z) @ self.directions_  # (n, 2) @ (2, P)
-
     def hyper_parameters(self) -> dict:
         hyper = super().hyper_parameters()
         hyper["direction"] = None  # stored as the fitted directions_
         hyper["center"] = None  # stored as center_
         return hyper
-
-    def get_state(self):
-        check_fitted(self, "directions_")
-        return {"center_": self.center_, "directions_": self.directions_}, {"extent_": list(self.extent_)}
-
-    @classmethod
-    def from_state(cls, hyper, arrays, attrs) -> TrenchPlaneManifold:
-        self = cls(**hyper)
-        self.center_ = arrays["center_"]
-        self.directions_ = arrays["directions_"]
-        self.extent_ = tuple(attrs["extent_"])
-        return self
