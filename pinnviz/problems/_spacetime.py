@@ -14,6 +14,7 @@ import torch
 
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.nets import Fields
+from pinnviz.problems._base import Problem
 
 TWO_PI = 2.0 * math.pi
 
@@ -25,7 +26,7 @@ class _FixedPoints:
     kind = "fixed"
 
 
-class SpaceTime1D:
+class SpaceTime1D(Problem):
     """Base of `Convection1D` and `Reaction1D`: u_t + F(u, u_x) = 0, u(x, 0) = h(x), u(0, t) = u(2 pi, t).
 
     Losses, each batched over parameter vectors (G,):
@@ -126,11 +127,6 @@ class SpaceTime1D:
         return self.slices["test"].stop if "test" in names else self.slices["bc1"].stop
 
     # ------------------------------------------------------------ losses
-    def losses_order(self, names) -> int:
-        for name in names:
-            if name not in self._order:
-                raise unknown_name(f"loss for {self.name}", name, self.loss_names)
-        return max(self._order[name] for name in names)
 
     def residuals(self, fields: Fields) -> torch.Tensor:
         """PDE residual r (G, points) at the collocation points."""

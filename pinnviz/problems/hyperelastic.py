@@ -10,11 +10,12 @@ import torch
 
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.nets import Fields
+from pinnviz.problems._base import Problem
 from pinnviz.problems._neohookean import divergence, energy_density, kinematics
 from pinnviz.problems._polar import PolarQuadrature
 
 
-class Hyperelastic2D:
+class Hyperelastic2D(Problem):
     """div P + B = 0 on the unit disk, u = 0 on its boundary, with a manufactured torsion solution.
 
     P = l1 (F - F^-T) + l2 log(J) F^-T, F = I + grad u, J = det F (compressible Neo-Hookean);
@@ -99,12 +100,6 @@ class Hyperelastic2D:
         return torch.as_tensor(out).to(x)
 
     # ---------------------------------------------------------------- losses
-    def losses_order(self, names) -> int:
-        """Highest x-derivative order the named losses need."""
-        for name in names:
-            if name not in self._order:
-                raise unknown_name(f"loss for {self.name}", name, self.loss_names)
-        return max(self._order[name] for name in names)
 
     def sample(self, dtype: torch.dtype = torch.float64) -> dict:
         """Quadrature points and area weights with B and u* there."""

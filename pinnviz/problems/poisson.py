@@ -8,6 +8,7 @@ import torch
 
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.nets import Fields
+from pinnviz.problems._base import Problem
 from pinnviz.problems._expr import Expression1D
 from pinnviz.problems._quadrature import Quadrature1D
 
@@ -19,7 +20,7 @@ SOLUTIONS = {
 }
 
 
-class Poisson1D:
+class Poisson1D(Problem):
     """u'' + f = 0 on [0, 1] with homogeneous Dirichlet conditions and a manufactured solution.
 
     Parameters
@@ -93,12 +94,6 @@ class Poisson1D:
         return torch.as_tensor(self._u(x[:, 0].detach().cpu().double().numpy())).to(x)
 
     # ---------------------------------------------------------------- losses
-    def losses_order(self, names) -> int:
-        """Highest x-derivative order the named losses need."""
-        for name in names:
-            if name not in self._order:
-                raise unknown_name(f"loss for {self.name}", name, self.loss_names)
-        return max(self._order[name] for name in names)
 
     def sample(self, dtype: torch.dtype = torch.float64) -> dict:
         """Quadrature points and weights with the data every loss needs there."""
