@@ -107,3 +107,9 @@ def test_compare_writes_figure_and_tables(pca_run, tmp_path):
     assert (tmp_path / "cmp" / "compare-metrics.csv").read_text().startswith("method,manifold,trajectory")
     with pytest.raises(InvalidSettingError, match="unknown method 'tsne'"):
         compare_methods(pca_run, ["tsne"], out_dir=tmp_path)
+    before = sorted(p.name for p in pca_run.path.iterdir())
+    bad = runner.invoke(app, ["compare", str(pca_run.path), "--methods", "pca", "--out", str(pca_run.path)])
+    assert bad.exit_code == 2 and "inside the Zarr store" in bad.stderr
+    bad = runner.invoke(app, ["demo", "--quick", "--out", str(pca_run.path / "images")])
+    assert bad.exit_code == 2 and "inside the Zarr store" in bad.stderr
+    assert sorted(p.name for p in pca_run.path.iterdir()) == before

@@ -62,6 +62,17 @@ def write_metrics(rows: list[dict], stem: Path) -> list[Path]:
     return [md, csv_path, json_path]
 
 
+def output_folder(path: Path) -> Path:
+    """Create and return a folder for images and tables, refusing one inside a Zarr store."""
+    path = Path(path)
+    for folder in (path, *path.resolve().parents):
+        if (folder / "zarr.json").exists():
+            raise InvalidSettingError(f"{path} is inside the Zarr store {folder}; write images and tables to "
+                                      "another folder (--out)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _fitted_as_wanted(run: Run, name: str, method: str, trajectories: list[str]) -> bool:
     if name not in manifold_names(run):
         return False
@@ -84,6 +95,7 @@ def compare_methods(run: Run, methods: Sequence[str], *, out_dir: Path, losses: 
         raise InvalidSettingError(f"unknown method {unknown[0]!r}; valid: {', '.join(sorted(MANIFOLDS))}")
     if not methods:
         raise InvalidSettingError("no method to compare; pass --methods pca,autoencoder,...")
+    output_folder(out_dir)
     selected = list(trajectories) if trajectories else run.trajectory_names()
     physics = run.physics()
     loss_names = physics.check_names(list(losses) if losses else
@@ -109,7 +121,6 @@ def compare_methods(run: Run, methods: Sequence[str], *, out_dir: Path, losses: 
                                           dtype=dtype, name=name, max_slow_points=max_slow_points,
                                           progress=progress)
         say(f"landscape {name}: {datas[method].attrs['points']} points in {datas[method].attrs['seconds']:.1f} s")
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"compare-{tag}" if tag else "compare"
     figure = comparison_figure(datas, loss_names)
     figure_path = save_figure(figure, out_dir / f"{stem}.{image_format}")

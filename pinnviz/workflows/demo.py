@@ -10,7 +10,7 @@ from pinnviz.problems import PhysicsLosses, Poisson1D
 from pinnviz.store import create_run, open_run
 from pinnviz.trainers import TrainConfig, train
 from pinnviz.visualizer import landscape_figure, save_figure
-from pinnviz.workflows.compare import compare_methods, write_metrics
+from pinnviz.workflows.compare import compare_methods, output_folder, write_metrics
 
 METHODS = ["pca", "random", "kpca", "umap", "autoencoder"]
 
@@ -40,7 +40,7 @@ def run_demo(out_dir: Path, *, quick: bool = False, log: Callable[[str], None] |
     """Train `drm` and `pinn`, fit every method on each, evaluate, render, tabulate. Returns the files made."""
     say = log or (lambda _msg: None)
     settings = demo_settings(quick)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     store = out_dir / "poisson.zarr"
     physics = PhysicsLosses(Poisson1D(), MLP(1, 1, 20, 2))
     create_run(store, physics.problem.settings(), physics.net.settings())  # checks an existing store
