@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 import pinnviz.cli.probe_ntk  # noqa: F401
+import pinnviz.cli.probe_topology  # noqa: F401
 import pinnviz.cli.probes_a  # noqa: F401
 import pinnviz.cli.probes_b  # noqa: F401
 from pinnviz.cli.fit_manifold import fit_manifold_command

@@ -1,0 +1,194 @@
+"""Landscapes of 1 to 4 dimensions along the top Hessian eigenvectors at a trajectory point.
+
+Two directions hide critical points (the topological-profiles paper samples 3-D and 4-D Hessian
+landscapes for that reason). The directions are the eigenvectors of the d largest eigenvalues of the
+objective's parameter Hessian at the point: from the exact Hessian (`fast_hessian`, checked against
+torch.func) for small networks, or by Lanczos (ARPACK's implicitly restarted Lanczos in
+`scipy.sparse.linalg.eigsh`) on Hessian-vector products for large ones. The grid
+center + sum_k a_k v_k, a_k in [-span, span], is evaluated with the batched losses, a block of grid
+points at a time. Stored in `probes/<name>/`: axis_0..axis_{d-1}, loss/<l> of shape (R,) * d with
+loss[i_0, ..., i_{d-1}] at center + sum_k axis_k[i_k] v_k, the directions, eigenvalues and center.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from pinnviz.errors import InvalidSettingError, unknown_name
+from pinnviz.probes._fast_hessian import fast_spectrum, objective_of
+from pinnviz.probes._store import save_probe
+from pinnviz.problems import PhysicsLosses
+from pinnviz.store import Run
+
+KIND = "hessian-landscape"
+METHODS = ("auto", "exact", "lanczos")
+EXACT_MAX_PARAMS = 2000  # "auto" builds the full P x P Hessian up to this many parameters
+DEFAULT_RESOLUTION = {1: 101, 2: 51, 3: 21, 4: 11}
+MAX_POINTS = 2_000_000
+
+
+def hessian_vector_product(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch: dict | None = None):
+    """v (P,) -> H v at theta (P,), reusing one gradient graph (reverse-over-reverse)."""
+    batch = physics.prepare(theta[None], batch)
+    with torch.enable_grad():
+        point = theta.detach().clone().requires_grad_(True)
+        loss = physics(point[None], [name], batch)[name][0]
+        (gradient,) = torch.autograd.grad(loss, point, create_graph=True)
+
+    def hvp(vector: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            (product,) = torch.autograd.grad(gradient, point, vector, retain_graph=True)
+        return product.detach()
+
+    return hvp
+
+
+def lanczos_top(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, *, batch: dict | None = None,
+                seed: int = 0, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues (descending) and their unit eigenvectors (k, P), by Lanczos on H v."""
+    n = theta.shape[0]
+    if not 1 <= k < n:
+        raise InvalidSettingError(f"Lanczos needs 1 <= k < P; k={k}, P={n}")
+    hvp = hessian_vector_product(physics, theta, name, batch)
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype)
+        return hvp(vector).to(torch.float64).numpy()
+
+    operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    start = np.random.default_rng(seed).standard_normal(n)
+    values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=min(n, max(2 * k + 1, 24)))
+    order = np.argsort(values)[::-1]
+    return values[order], vectors[:, order].T
+
+
+def top_hessian_directions(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, *,
+                           method: str = "auto", batch: dict | None = None,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """Eigenvalues (k,) descending, unit eigenvectors (k, P) of the Hessian of `name` at theta, and the method.
+
+    method : "exact" (the full Hessian, `fast_hessian`), "lanczos" (Hessian-vector products only) or
+        "auto" (exact up to EXACT_MAX_PARAMS parameters).
+    """
+    if method not in METHODS:
+        raise unknown_name("Hessian method", method, METHODS)
+    n = theta.shape[0]
+    if method == "auto":
+        method = "exact" if n <= EXACT_MAX_PARAMS else "lanczos"
+    if method == "lanczos":
+        values, vectors = lanczos_top(physics, theta, name, k, batch=batch, seed=seed)
+        return values, vectors, method
+    values, vectors = fast_spectrum(physics, theta, name, batch)
+    return values[-k:].flip(0).numpy(), vectors[:, -k:].flip(1).T.numpy(), method
+
+
+def grid_losses(physics: PhysicsLosses, center: np.ndarray, directions: np.ndarray, axes: list[np.ndarray],
+                names: list[str], *, dtype=torch.float64, chunk: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Losses at center + sum_k axes[k][i_k] directions[k] on the whole grid: {name: (R_0, ..., R_{d-1})}."""
+    shape = tuple(len(a) for a in axes)
+    total = int(np.prod(shape))
+    base = torch.as_tensor(center, dtype=dtype)
+    basis = torch.as_tensor(directions, dtype=dtype)  # (d, P)
+    theta0 = base[None]
+    batch = physics.prepare(theta0)  # one quadrature for the whole grid
+    block = max(256, min(16384, 2**22 // max(1, base.numel())))  # ~32 MiB of parameter vectors at a time
+    out = {name: np.empty(total) for name in names}
+    for start in range(0, total, block):
+        index = np.unravel_index(np.arange(start, min(start + block, total)), shape)
+        coords = torch.as_tensor(np.stack([axes[k][i] for k, i in enumerate(index)], axis=1), dtype=dtype)
+        values = physics.evaluate(base + coords @ basis, names, chunk=chunk, batch=batch)
+        for name in names:
+            out[name][start : start + coords.shape[0]] = values[name].to(torch.float64).numpy()
+        if progress is not None:
+            progress(min(start + block, total), total)
+    grids = {}
+    for name, flat in out.items():
+        flat[~np.isfinite(flat)] = np.nan
+        grids[name] = flat.reshape(shape)
+    return grids
+
+
+def hessian_landscape(run: Run, trajectory: str | None = None, *, dims: int = 3, row: int = -1,
+                      resolution: int | None = None, span: float | None = None, loss: str | None = None,
+                      losses: list[str] | None = None, method: str = "auto", chunk: int | None = None,
+                      name: str | None = None, save: bool = True,
+                      progress: Callable[[int, int], None] | None = None) -> dict:
+    """A d-dimensional landscape along the top-d Hessian eigenvectors at row `row` of `trajectory`.
+
+    Parameters
+    ----------
+    dims : 1..4, the number of directions (largest Hessian eigenvalues first)
+    row : the trajectory row (negative: from the end) whose vector is the centre
+    resolution : grid points per axis (default 101, 51, 21, 11 for 1..4 dimensions)
+    span : the grid reaches +-span along each unit eigenvector (default 5% of ||centre||)
+    loss : the loss whose Hessian gives the directions (default the trajectory's objective)
+    losses : losses evaluated on the grid (default that loss)
+    method : "auto", "exact" or "lanczos" (see `top_hessian_directions`)
+
+    Returns
+    -------
+    dict with the arrays stored in `probes/<name>` ("axis_k", "loss/<l>", "directions", "eigenvalues",
+    "center") and "attrs", the settings.
+    """
+    dims, row = int(dims), int(row)
+    if not 1 <= dims <= 4:
+        raise InvalidSettingError(f"dims={dims} must be 1, 2, 3 or 4")
+    if method not in METHODS:
+        raise unknown_name("Hessian method", method, METHODS)
+    resolution = DEFAULT_RESOLUTION[dims] if resolution is None else int(resolution)
+    if resolution < 2:
+        raise InvalidSettingError(f"resolution={resolution} must be >= 2")
+    if resolution**dims > MAX_POINTS:
+        raise InvalidSettingError(f"resolution={resolution} in {dims} dimensions is {resolution**dims:,} points; "
+                                  f"at most {MAX_POINTS:,}")
+    if span is not None and not (np.isfinite(span) and span > 0):
+        raise InvalidSettingError(f"span={span} must be a positive number")
+    names = run.trajectory_names()
+    if trajectory is None:
+        if not names:
+            raise InvalidSettingError(f"{run.path} has no trajectory; train one first")
+        trajectory = names[0]
+    traj = run.trajectory(trajectory)
+    n_rows = traj.params.shape[0]
+    if not -n_rows <= row < n_rows:
+        raise InvalidSettingError(f"row={row} is outside trajectory {trajectory!r} ({n_rows} rows)")
+    physics = run.physics()
+    loss = objective_of(run, physics, trajectory, loss)
+    grid_names = physics.check_names(list(losses) if losses else [loss])
+    if dims >= physics.net.layout.size:
+        raise InvalidSettingError(f"dims={dims} needs more than {physics.net.layout.size} parameters")
+    if save and not run.writable:
+        raise InvalidSettingError(f"{run.path} is open read-only; open it with mode='r+' to store the landscape")
+    center = np.asarray(traj.params[row], dtype=np.float64)
+    if not np.isfinite(center).all():
+        raise InvalidSettingError(f"row {row} of {trajectory!r} holds non-finite parameters")
+    span = float(0.05 * np.linalg.norm(center)) if span is None else float(span)
+    if not span > 0:
+        raise InvalidSettingError("the centre vector is zero; give --span")
+
+    started = time.perf_counter()
+    eigenvalues, directions, used = top_hessian_directions(physics, torch.as_tensor(center), loss, dims,
+                                                           method=method)
+    hessian_seconds = time.perf_counter() - started
+    axes = [np.linspace(-span, span, resolution) for _ in range(dims)]
+    started = time.perf_counter()
+    grids = grid_losses(physics, center, directions, axes, grid_names, chunk=chunk, progress=progress)
+    evaluate_seconds = time.perf_counter() - started
+    name = name or f"{KIND}-{trajectory}-{dims}d"
+    arrays = {f"axis_{k}": a for k, a in enumerate(axes)}
+    arrays.update({f"loss/{n}": g for n, g in grids.items()})
+    arrays.update({"directions": directions, "eigenvalues": eigenvalues, "center": center})
+    attrs = {"kind": KIND, "trajectory": trajectory, "row": row, "step": int(traj.steps[row]), "loss": loss,
+             "losses": grid_names, "dims": dims, "resolution": resolution, "span": span, "method": used,
+             "eigenvalues": [float(v) for v in eigenvalues], "points": int(resolution**dims),
+             "hessian_seconds": hessian_seconds, "evaluate_seconds": evaluate_seconds,
+             "layout": "loss[i_0, ..., i_{d-1}] at center + sum_k axis_k[i_k] * directions[k]"}
+    if save:
+        save_probe(run, name, arrays, attrs)
+    return {**arrays, "attrs": {**attrs, "name": name}}
