@@ -15,6 +15,7 @@ from pinnviz.cli.info import info_command
 from pinnviz.cli.landscape import compare_command, demo_command, landscape_command
 from pinnviz.cli.probe import probe_app
 from pinnviz.cli.render import render_command
+from pinnviz.cli.serve import serve_command
 from pinnviz.cli.train import train_command
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.command("render")(render_command)
 app.command("landscape")(landscape_command)
 app.command("compare")(compare_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 app.add_typer(probe_app, name="probe")
 
 

@@ -126,3 +126,4 @@ def demo_command(
         out.print(metrics_table(subset, [loss], f"{loss} trajectory"))
     for path in made:
         out.print(f"wrote {path}")
+    out.print(f"browse it all: pinnviz serve {out_dir}")

@@ -1,0 +1,188 @@
+"""`pinnviz serve` in a real browser: Debian's chromium driven by Playwright (through executable_path; no
+downloaded browser), on a store made by the tests. Every request the pages make is recorded, and any that is
+not to the test server is blocked and fails the test."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import zarr
+from _service_server import CHROMIUM_ARGS, TOKEN, chromium_path, make_store, serving
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+if chromium_path() is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("chromium is missing in CI: .ci/run installs it with apt-get")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+# count the job events each page receives from the server-sent event stream
+COUNT_EVENTS = """
+window.__jobEvents = [];
+const NativeEventSource = window.EventSource;
+window.EventSource = class extends NativeEventSource {
+  constructor(url) { super(url); this.addEventListener("job", (e) => window.__jobEvents.push(JSON.parse(e.data))); }
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    make_store(folder / "run.zarr")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser_page(root):
+    with serving(root) as (base, _app), playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        local = urlsplit(base).netloc
+        outside, problems = [], []
+
+        def only_local(route):
+            if urlsplit(route.request.url).netloc == local:
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_local)
+        context.add_init_script(COUNT_EVENTS)
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{base}/?token={TOKEN}")
+        yield page, base, outside, problems
+        assert outside == [], f"requests left the machine: {outside}"
+        assert problems == [], f"errors in the page: {problems}"
+        browser.close()
+
+
+def stored(root):
+    return zarr.open_group(str(root / "run.zarr"), mode="r")
+
+
+def run_id(page):
+    page.goto(page.url.split("#")[0] + "#/")
+    page.wait_for_selector(".run")
+    return page.get_attribute(".run", "data-run")
+
+
+def open_landscape(page, name="pca", loss="pinn"):
+    rid = run_id(page)
+    page.goto(page.url.split("#")[0] + f"#/landscape/{rid}/{name}?loss={loss}")
+    page.wait_for_selector("#landscape-plot[data-draw-ms]")
+    page.wait_for_selector("#step-readout [data-field=true_loss]")
+    return rid
+
+
+def test_runs_page_lists_the_store(browser_page, root):
+    page, _, _, _ = browser_page
+    run_id(page)
+    card = page.locator(".run")
+    assert card.get_attribute("data-path") == "run.zarr"
+    text = card.inner_text()
+    assert "pinn-adam-seed0" in text and "pinn-adam-seed1" in text and "poisson1d" in text
+    rows = stored(root)["trajectories/pinn-adam-seed0"].attrs["length"]
+    row = page.locator("tr[data-trajectory='pinn-adam-seed0']").inner_text()
+    assert re.search(rf"\b{rows}\b", row)
+
+
+def test_landscape_draws(browser_page):
+    from PIL import Image
+
+    page, _, _, _ = browser_page
+    open_landscape(page)
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#landscape-plot").screenshot())).convert("RGB"))
+    colours = len(np.unique(shot.reshape(-1, 3), axis=0))
+    assert shot.std() > 20 and colours > 200, f"blank-looking plot: std {shot.std():.1f}, {colours} colours"
+
+
+def cell_pixel(page, z0, z1):
+    return page.evaluate("""([x, y]) => {
+        const gd = document.getElementById('landscape-plot'), L = gd._fullLayout, box = gd.getBoundingClientRect();
+        return [box.left + L.xaxis._offset + L.xaxis.l2p(x), box.top + L.yaxis._offset + L.yaxis.l2p(y)];
+    }""", [z0, z1])
+
+
+@pytest.mark.parametrize("i0,i1", [(5, 7), (20, 3), (12, 12)])
+def test_hover_shows_the_stored_grid_value(browser_page, root, i0, i1):
+    page, _, _, _ = browser_page
+    open_landscape(page)
+    group = stored(root)["landscapes/pca"]
+    axis_0, axis_1 = group["axis_0"][...], group["axis_1"][...]
+    x, y = cell_pixel(page, float(axis_0[i0]), float(axis_1[i1]))
+    page.mouse.move(x, y)
+    page.wait_for_selector(f"#hover-readout[data-i0='{i0}'][data-i1='{i1}']", timeout=5000)
+    shown = page.locator("#hover-readout [data-field=loss]").inner_text()
+    want = float(group["loss/pinn"][i1, i0])
+    assert float(shown) == pytest.approx(want, rel=1e-5), (shown, want)
+    extrapolated = page.locator("#hover-readout [data-field=extrapolated]").inner_text()
+    assert extrapolated.startswith("yes" if group["extrapolated"][i1, i0] else "no")
+    distance = float(page.locator("#hover-readout [data-field=data_distance]").inner_text())
+    assert distance == pytest.approx(float(group["data_distance"][i1, i0]), rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [0, 4, 12])
+def test_slider_reads_out_the_stored_diagnostics(browser_page, root, k):
+    page, _, _, _ = browser_page
+    open_landscape(page)
+    trajectory = page.locator("#trajectory-select").input_value()
+    page.eval_on_selector("#step-slider", "(e, k) => { e.value = k; e.dispatchEvent(new Event('input')); }", k)
+    page.wait_for_selector(f"#step-readout[data-index='{k}']")
+    diag = stored(root)[f"landscapes/pca/diagnostics/{trajectory}"]
+    read = lambda field: page.locator(f"#step-readout [data-field={field}]").inner_text()  # noqa: E731
+    assert int(read("step")) == int(diag["steps"][k])
+    for field, array in [("true_loss", "true_loss/pinn"), ("loss_at_projection", "loss_at_projection/pinn"),
+                         ("relative_loss_error", "relative_loss_error/pinn"), ("projection_error", "projection_error"),
+                         ("relative_projection_error", "relative_projection_error")]:
+        assert float(read(field)) == pytest.approx(float(diag[array][k]), rel=1e-5), field
+    marker = page.evaluate("() => { const d = document.getElementById('landscape-plot').data.find("
+                           "t => t.name === 'step marker'); return [d.x[0], d.y[0]]; }")
+    np.testing.assert_allclose(marker, diag["coords"][k], rtol=1e-12)
+
+
+def test_log_linear_switch(browser_page):
+    page, _, _, _ = browser_page
+    open_landscape(page)
+    assert page.get_attribute("#landscape-plot", "data-scale") == "log"
+    page.select_option("#scale-select", "linear")
+    page.wait_for_selector("#landscape-plot[data-scale='linear']")
+
+
+def test_landscape_job_from_the_page(browser_page, root):
+    page, _, _, _ = browser_page
+    rid = run_id(page)
+    page.goto(page.url.split("#")[0] + f"#/run/{rid}")
+    page.wait_for_selector("#job-kind")
+    page.select_option("#job-kind", "landscape")
+    page.wait_for_selector("input[name=manifold]")
+    page.fill("input[name=manifold]", "pca")
+    page.fill("input[name=resolution]", "12")
+    page.fill("input[name=name]", "from-page")
+    page.fill("input[name=loss]", "pinn")
+    page.click("#job-start")
+    page.wait_for_selector(".job[data-status=completed]", timeout=300_000)
+    events = page.evaluate("window.__jobEvents")
+    assert any(e["status"] == "running" and e["progress"] for e in events), events[:3]
+    assert events[-1]["status"] == "completed" and events[-1]["stages"]["evaluate"] == [144, 144]
+    page.wait_for_selector("#landscapes tr[data-landscape='from-page']")  # appears without a reload
+    assert stored(root)["landscapes/from-page/loss/pinn"].shape == (12, 12)
+
+
+def test_compare_and_probes_pages_draw(browser_page):
+    page, _, _, _ = browser_page
+    rid = run_id(page)
+    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,from-page&loss=pinn")
+    page.wait_for_selector("#metrics tbody tr")
+    assert page.locator(".compare-plot").count() == 2
+    assert page.locator("#metrics tbody tr").count() == 4  # two landscapes x two trajectories
+    page.goto(page.url.split("#")[0] + f"#/probes/{rid}")
+    page.wait_for_selector("text=no probes stored in this run")
