@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from typer.testing import CliRunner
 
 from pinnviz.cli import app
@@ -83,6 +84,10 @@ def test_mli_curve_ends_are_the_stored_losses(store):
     fig = mli_figure((arrays, attrs))
     assert len([ax for ax in fig.axes if ax.lines]) == 2  # drm and pinn, one scale
     assert all(len(ax.lines) == 2 for ax in fig.axes)
+    canvas = FigureCanvasAgg(fig)  # one scale: the suptitle must fit in the figure (it was clipped)
+    canvas.draw()
+    extent = fig._suptitle.get_window_extent(canvas.get_renderer())
+    assert fig.get_suptitle().startswith("MLI") and fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1
 
 
 def test_mli_ensembles_are_trained_once_as_batches(tmp_path):

@@ -29,7 +29,8 @@ def mli_figure(probe: Probe, *, dpi: float = 100) -> Figure:
     losses, monotonic = list(attrs["losses"]), arrays["monotonic"]
     loss_names = sorted(set(losses))
     scales = sorted({float(s) for s in scale if np.isfinite(s)}) or [float("nan")]
-    fig = Figure(figsize=(3.4 * len(scales), 2.8 * len(loss_names)), dpi=dpi, layout="constrained")
+    # at least 5.6 in wide: with one scale the suptitle is wider than the panel and was clipped
+    fig = Figure(figsize=(max(3.4 * len(scales), 5.6), 2.8 * len(loss_names)), dpi=dpi, layout="constrained")
     axes = fig.subplots(len(loss_names), len(scales), squeeze=False)
     for i, loss in enumerate(loss_names):
         for j, s in enumerate(scales):
@@ -44,7 +45,7 @@ def mli_figure(probe: Probe, *, dpi: float = 100) -> Figure:
             ax.set_title(f"{loss}, init x{s:g}: {int(np.sum(monotonic[rows]))}/{len(rows)} monotonic", fontsize=9)
             ax.set_xlabel("alpha")
             ax.set_ylabel(loss)
-    fig.suptitle(f"MLI: {int(np.sum(monotonic))} of {len(losses)} curves decrease monotonically")
+    fig.suptitle(f"MLI: {int(np.sum(monotonic))} of {len(losses)} curves decrease monotonically", fontsize=10)
     return fig
 
 
