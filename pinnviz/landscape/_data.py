@@ -12,6 +12,7 @@ import numpy as np
 import zarr
 
 from pinnviz.errors import unknown_name
+from pinnviz.store._arrays import write_array
 
 
 @dataclass
@@ -74,9 +75,11 @@ class LandscapeData:
     attrs: dict = field(default_factory=dict)
 
 
-def _write(group: zarr.Group, key: str, value: np.ndarray) -> None:
-    value = np.ascontiguousarray(value)
-    group.create_array(key, data=value, overwrite=True)
+GRID = ("axis_1", "axis_0")  # loss[i1, i0] is at (axis_0[i0], axis_1[i1])
+
+
+def _write(group: zarr.Group, key: str, value: np.ndarray, dims: tuple[str, ...]) -> None:
+    write_array(group, key, value, dims, overwrite=True)
 
 
 def save_landscape(root: zarr.Group, data: LandscapeData) -> None:
@@ -85,19 +88,20 @@ def save_landscape(root: zarr.Group, data: LandscapeData) -> None:
     if data.name in parent:
         del parent[data.name]
     group = parent.create_group(data.name)
-    _write(group, "axis_0", data.axis_0)
-    _write(group, "axis_1", data.axis_1)
-    _write(group, "data_distance", data.data_distance)
-    _write(group, "extrapolated", data.extrapolated.astype(np.bool_))
+    _write(group, "axis_0", data.axis_0, ("axis_0",))
+    _write(group, "axis_1", data.axis_1, ("axis_1",))
+    _write(group, "data_distance", data.data_distance, GRID)
+    _write(group, "extrapolated", data.extrapolated.astype(np.bool_), GRID)
     for loss, grid in data.losses.items():
-        _write(group, f"loss/{loss}", grid)
+        _write(group, f"loss/{loss}", grid, GRID)
     for traj, diag in data.trajectories.items():
         base = f"diagnostics/{traj}"
-        for key in ("coords", "steps", "projection_error", "relative_projection_error"):
-            _write(group, f"{base}/{key}", getattr(diag, key))
+        _write(group, f"{base}/coords", diag.coords, ("point", "latent"))
+        for key in ("steps", "projection_error", "relative_projection_error"):
+            _write(group, f"{base}/{key}", getattr(diag, key), ("point",))
         for key in ("true_loss", "loss_at_projection", "relative_loss_error", "range_loss_error"):
             for loss, values in getattr(diag, key).items():
-                _write(group, f"{base}/{key}/{loss}", values)
+                _write(group, f"{base}/{key}/{loss}", values, ("point",))
     group.update_attributes(data.attrs)
 
 

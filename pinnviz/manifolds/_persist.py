@@ -19,6 +19,7 @@ from pinnviz import __version__
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, unknown_name
 from pinnviz.manifolds._base import Manifold
 from pinnviz.manifolds._registry import manifold_class
+from pinnviz.store._arrays import write_array
 
 GROUP = "manifolds"
 
@@ -49,14 +50,15 @@ def save_manifold(run, name: str, manifold: Manifold, *, attrs: dict | None = No
     state = group.create_group("state")
     for key, value in arrays.items():
         value = np.asarray(value)
-        state.create_array(key, data=value if value.dtype != np.float32 else value.astype(np.float64))
+        write_array(state, key, value if value.dtype != np.float32 else value.astype(np.float64))
     for label, data in (("coords", coords), ("projection_error", errors), ("fitted", fitted)):
         if data:
             sub = group.create_group(label)
             for traj, value in data.items():
                 value = np.asarray(value)
-                dims = ("step", "latent") if value.ndim == 2 else ("step",)
-                sub.create_array(traj, data=value, dimension_names=dims)
+                # one row dimension per trajectory: trajectories of one group differ in length
+                dims = (f"row_{traj}", "latent")[: value.ndim]
+                write_array(sub, traj, value, dims)
     group.update_attributes({
         "method": manifold.method,
         "hyper": manifold.hyper_parameters(),

@@ -8,10 +8,15 @@ import numpy as np
 
 from pinnviz.errors import IncompatibleRunError, unknown_name
 from pinnviz.store import Run
+from pinnviz.store._arrays import write_array
 
 
-def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict) -> None:
-    """Write (replace) `probes/<name>`; array keys may contain '/' for subgroups."""
+def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict,
+               dims: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Write (replace) `probes/<name>`; array keys may contain '/' for subgroups.
+
+    `dims` names the axes of some arrays (key -> names); the others get `<leaf>_dim_<i>`.
+    """
     if not run.writable:
         raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to store probe {name!r}")
     parent = run.group.require_group("probes")
@@ -19,7 +24,7 @@ def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict) 
         del parent[name]
     group = parent.create_group(name)
     for key, value in arrays.items():
-        group.create_array(key, data=np.ascontiguousarray(np.asarray(value)))
+        write_array(group, key, value, (dims or {}).get(key))
     group.update_attributes({**attrs, "created": datetime.now(UTC).isoformat(timespec="seconds")})
 
 

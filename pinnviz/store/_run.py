@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+import zarr.errors
 
 from pinnviz import __version__
 from pinnviz.errors import (
@@ -22,10 +23,23 @@ from pinnviz.errors import (
 SCHEMA = 1
 
 
-def _open_group(path: Path, mode: str) -> zarr.Group:
+Location = Path | str  # a local folder, or an fsspec URL such as "memory://run.zarr"
+
+
+def store_location(path: str | os.PathLike) -> Location:
+    """A local path as a `Path`; an fsspec URL ("memory://...", "s3://...") kept as its string."""
+    text = os.fspath(path)
+    return text if "://" in text else Path(text)
+
+
+def _open_group(path: Location, mode: str) -> zarr.Group:
     try:
         return zarr.open_group(str(path), mode=mode)
-    except Exception as exc:  # zarr raises several kinds for a path that is not a group
+    except (FileNotFoundError, zarr.errors.NodeNotFoundError):
+        raise RunNotFoundError(f"no store at {path}") from None
+    # zarr's own errors are ValueErrors (an array where a group should be, bad metadata), as is
+    # unreadable JSON; the file system's are OSErrors
+    except (ValueError, OSError) as exc:
         raise NotARunError(f"{path} is not a pinnviz store ({type(exc).__name__}: {exc})") from None
 
 
@@ -64,13 +78,13 @@ class Run:
 
     Attributes
     ----------
-    path : Path
+    path : Path, or the URL string of a store behind fsspec ("memory://run.zarr")
     group : zarr.Group (root)
     problem : dict, settings to rebuild the problem
     model : dict, settings to rebuild the network (with its parameter layout)
     """
 
-    def __init__(self, path: Path, group: zarr.Group) -> None:
+    def __init__(self, path: Location, group: zarr.Group) -> None:
         self.path = path
         self.group = group
         attrs = dict(group.attrs)
@@ -120,19 +134,23 @@ class Run:
 
 
 def open_run(path: str | os.PathLike, mode: str = "r") -> Run:
-    """Open an existing store; mode "r" (read) or "r+" (add to it)."""
-    path = Path(path)
-    if not path.exists():
-        raise RunNotFoundError(f"no store at {path}")
-    if not (path / "zarr.json").exists():
-        raise NotARunError(f"{path} is not a pinnviz store (no zarr.json)")
+    """Open an existing store; mode "r" (read) or "r+" (add to it).
+
+    `path` is a local folder or an fsspec URL (``memory://run.zarr``, ``s3://bucket/run.zarr``).
+    """
+    path = store_location(path)
+    if isinstance(path, Path):
+        if not path.exists():
+            raise RunNotFoundError(f"no store at {path}")
+        if not (path / "zarr.json").exists():
+            raise NotARunError(f"{path} is not a pinnviz store (no zarr.json)")
     return Run(path, _open_group(path, mode))
 
 
 def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
     """Create a new store, or open an existing one whose problem and model match."""
-    path = Path(path)
-    if path.exists():
+    path = store_location(path)
+    if _exists(path):
         run = open_run(path, mode="r+")
         for label, have, want in (("problem", run.problem, problem), ("model", run.model, model)):
             if have != want:
@@ -148,6 +166,16 @@ def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
     )
     group.create_group("trajectories")
     return Run(path, group)
+
+
+def _exists(path: Location) -> bool:
+    if isinstance(path, Path):
+        return path.exists()
+    try:
+        zarr.open_group(path, mode="r")
+    except (FileNotFoundError, zarr.errors.NodeNotFoundError):
+        return False
+    return True
 
 
 def process_alive(attrs: dict) -> bool | None:

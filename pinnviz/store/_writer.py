@@ -11,6 +11,7 @@ import numpy as np
 import zarr
 
 from pinnviz.errors import IncompatibleRunError
+from pinnviz.store._arrays import write_array
 
 
 def rows_per_block(n_params: int) -> int:
@@ -143,7 +144,7 @@ class TrajectoryWriter:
                 else:
                     if key in slot:
                         del slot[key]
-                    array = slot.create_array(key, data=value)
+                    array = write_array(slot, key, value)
                 arrays[key] = array
             slot.update_attributes({"row": self.length + n - 1, **(resume_attrs or {})})
             attrs["resume_slot"] = self.slot
