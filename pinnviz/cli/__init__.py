@@ -1,4 +1,9 @@
-"""The `pinnviz` command line: thin typer commands over the library."""
+"""The `pinnviz` command line: thin typer commands over the library.
+
+Adding a command is one line in COMMANDS (or PROBE_COMMANDS for `pinnviz probe NAME`): its name, the
+`module:function` (or `module:typer_app`) that implements it, and the one-line help `pinnviz --help`
+shows without importing the module. tests/test_cli_lazy.py checks that line against the docstring.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,65 @@ from typing import Annotated
 
 import typer
 
-import pinnviz.cli.probe_ntk  # noqa: F401
-import pinnviz.cli.probe_topology  # noqa: F401
-import pinnviz.cli.probes_a  # noqa: F401
-import pinnviz.cli.probes_b  # noqa: F401
-from pinnviz.cli.fit_manifold import fit_manifold_command
-from pinnviz.cli.info import info_command
-from pinnviz.cli.landscape import compare_command, demo_command, landscape_command
-from pinnviz.cli.probe import probe_app
-from pinnviz.cli.render import render_command
-from pinnviz.cli.serve import serve_command
-from pinnviz.cli.train import train_command
+from pinnviz.cli._lazy import CommandTable, lazy_group
+
+COMMANDS: CommandTable = {
+    "train": ("pinnviz.cli.train:train_command",
+              "Train a physics-informed network and log every parameter vector to a Zarr store."),
+    "info": ("pinnviz.cli.info:info_command", "Show the problem, the model and every trajectory of a store."),
+    "fit-manifold": ("pinnviz.cli.fit_manifold:fit_manifold_command",
+                     "Fit a 2-D manifold on trajectories of a store and save it under manifolds/NAME."),
+    "render": ("pinnviz.cli.render:render_command",
+               "Draw a stored landscape: contours with the trajectories coloured by their true loss, and how far\n"
+               "to trust the picture (projection and loss errors along each trajectory, distance to the data)."),
+    "landscape": ("pinnviz.cli.landscape:landscape_command",
+                  "Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics."),
+    "compare": ("pinnviz.cli.landscape:compare_command",
+                "Fit what is missing, evaluate every method on one grid, write one figure and a metrics table."),
+    "demo": ("pinnviz.cli.landscape:demo_command",
+             "The whole story on the default Poisson problem: train drm and pinn, fit every method, render, "
+             "tabulate."),
+    "serve": ("pinnviz.cli.serve:serve_command",
+              "Browse the stores under ROOT in a browser: runs, landscapes, comparisons, probes, jobs."),
+    "probe": ("pinnviz.cli.probe:probe_app", "The paper's loss-landscape analyses (Rowan et al. 2024, section 2)."),
+}
+
+PROBE_COMMANDS: CommandTable = {
+    "ntk": ("pinnviz.cli.probe_ntk:ntk_command",
+            "NTK blocks K_uu, K_rr at logged steps: traces, eigenvalues, Delta K(t) (stored in probes/ntk-NAME)."),
+    "mli": ("pinnviz.cli.probes_a:mli_command", "Monotonic linear interpolation (section 2.1): loss from initial "
+            "to final parameters, per trajectory."),
+    "hessian-walk": ("pinnviz.cli.probes_a:hessian_walk_command", "Hessian walk (section 2.2): steps along the "
+                     "smallest-|eigenvalue| eigenvector from the final point."),
+    "mode-connectivity": ("pinnviz.cli.probes_a:mode_connectivity_command", "Mode connectivity (section 2.3): "
+                          "straight and quadratic Bezier paths between two solutions."),
+    "random-planes": ("pinnviz.cli.probes_a:random_planes_command", "Random planes (sections 2.4, 2.5): the loss "
+                      "on planes of filter-normalised random directions."),
+    "spectrum": ("pinnviz.cli.probes_a:spectrum_command", "Hessian spectrum (section 2.6) at stored rows of a "
+                 "trajectory."),
+    "hessian-plane": ("pinnviz.cli.probes_a:hessian_plane_command", "The plane of the two largest-eigenvalue "
+                      "Hessian eigenvectors at a point, stored as a manifold."),
+    "basis": ("pinnviz.cli.probes_b:basis_command", "Learned basis functions, the rank of their Gram matrix and "
+              "the null-direction \"trench\" (paper 2.6)."),
+    "trajectory-pca": ("pinnviz.cli.probes_b:trajectory_pca_command", "Explained variance of the trajectory's "
+                       "principal components; contours on planes (1,2), (1,3), (2,3) (2.9)."),
+    "acceleration": ("pinnviz.cli.probes_b:acceleration_command", "|theta''| and |theta''| / |theta'|^2 along "
+                     "trajectories, by finite differences (paper 2.10, eq. 6)."),
+    "goldilocks": ("pinnviz.cli.probes_b:goldilocks_command", "Adam confined to hyperspheres of given radii, and "
+                   "free parameter norms from scaled inits (paper 2.7)."),
+    "intrinsic-dim": ("pinnviz.cli.probes_b:intrinsic_dim_command", "Training in random affine subspaces theta_0 "
+                      "+ A w of given dimensions, against full training (2.8)."),
+    "bad-minima": ("pinnviz.cli.probes_b:bad_minima_command", "Adam and plain gradient descent, several widths, "
+                   "many runs each: loss curves (paper 2.11)."),
+    "hessian-landscape": ("pinnviz.cli.probe_topology:hessian_landscape_command", "A d-dimensional landscape "
+                          "along the top-d Hessian eigenvectors at a trajectory point (probes/NAME)."),
+    "topology": ("pinnviz.cli.probe_topology:topology_command", "Merge tree of a landscape's sublevel sets: "
+                 "minima, saddles, basins, persistence, the landscape profile."),
+}
 
 app = typer.Typer(
     name="pinnviz",
+    cls=lazy_group(COMMANDS),
     help="Loss landscapes of physics-informed networks, with honest projection diagnostics.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -41,19 +91,8 @@ def global_options(
         torch.set_num_threads(threads)
 
 
-app.command("train")(train_command)
-app.command("info")(info_command)
-app.command("fit-manifold")(fit_manifold_command)
-app.command("render")(render_command)
-app.command("landscape")(landscape_command)
-app.command("compare")(compare_command)
-app.command("demo")(demo_command)
-app.command("serve")(serve_command)
-app.add_typer(probe_app, name="probe")
-
-
 def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "PROBE_COMMANDS", "app", "main"]
