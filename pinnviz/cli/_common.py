@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import time
 from contextlib import contextmanager
 
@@ -12,12 +13,23 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from pinnviz.errors import PinnvizError
 
+PIPED_WIDTH = 160  # piped or captured without COLUMNS: do not squeeze tables into 80 columns
+
 
 def _console(stderr: bool) -> Console:
     console = Console(stderr=stderr)
-    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console = Console(stderr=stderr, width=160)
+    fit_width(console)
     return console
+
+
+def fit_width(console: Console) -> int:
+    """Set `console`'s width from COLUMNS when given (also when piped), else 160 when not a terminal."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        console.width = int(columns)
+    elif not console.is_terminal:
+        console.width = PIPED_WIDTH
+    return console.width
 
 
 out = _console(stderr=False)  # results: stdout

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from pinnviz.cli._common import friendly_errors, out
+from pinnviz.cli._common import fit_width, friendly_errors, out
 from pinnviz.store import Run, display_status, open_run
 
 
@@ -49,20 +49,52 @@ def run_summary(run: Run) -> dict:
     }
 
 
+# (header, required, keep priority: higher stays longer when the terminal is narrow)
+_COLUMNS = [("trajectory", True, 9), ("objective", False, 4), ("optimizer", False, 2), ("seed", False, 5),
+            ("status", True, 9), ("rows", False, 1), ("step", False, 7)]
+_BORDER = 3  # a column's padding and rule in rich's default box
+
+
+def fit_columns(headers: list[str], cells: list[list[str]], keep: list[int], required: list[bool],
+                width: int) -> list[int]:
+    """Indices of the columns that fit in `width` characters at full cell width, in table order.
+
+    The lowest `keep` of the optional columns go first; required ones (a trajectory's name, its status)
+    always stay, so a narrow terminal loses columns, never the text that tells rows apart.
+    """
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) + _BORDER for i, h in enumerate(headers)]
+    shown = list(range(len(headers)))
+    for i in sorted((i for i in shown if not required[i]), key=lambda i: (keep[i], -i)):
+        if sum(widths[j] for j in shown) + 1 <= width:
+            break
+        shown.remove(i)
+    return shown
+
+
 def print_trajectory_table(run: Run, names: list[str], title: str | None = None) -> None:
+    """One row per trajectory; columns that do not fit the terminal are left out (and said so)."""
     rows = [trajectory_summary(run, n) for n in names]
     loss_names = sorted({k for r in rows for k in r["final_losses"]})
-    table = Table(title=title)
-    for column in ["trajectory", "objective", "optimizer", "seed", "status", "rows", "step"]:
-        table.add_column(column)
-    for loss in loss_names:
-        table.add_column(f"final {loss}", justify="right")
+    objectives = {r["loss"] for r in rows}
+    headers = [c[0] for c in _COLUMNS] + [f"final {loss}" for loss in loss_names]
+    required = [c[1] for c in _COLUMNS] + [False] * len(loss_names)
+    keep = [c[2] for c in _COLUMNS] + [8 if loss in objectives else 3 for loss in loss_names]
+    cells = []
     for r in rows:
         step = f"{r['last_step']}/{r['steps']}" if r["last_step"] is not None else f"-/{r['steps']}"
-        cells = [r["name"], str(r["loss"]), str(r["optimizer"]), str(r["seed"]), r["status"], str(r["rows"]), step]
-        cells += [f"{r['final_losses'][k]:.4g}" if k in r["final_losses"] else "" for k in loss_names]
-        table.add_row(*cells)
+        row = [r["name"], str(r["loss"]), str(r["optimizer"]), str(r["seed"]), r["status"], str(r["rows"]), step]
+        cells.append(row + [f"{r['final_losses'][k]:.4g}" if k in r["final_losses"] else "" for k in loss_names])
+    shown = fit_columns(headers, cells, keep, required, out.width)
+    table = Table(title=title)
+    for i in shown:
+        table.add_column(headers[i], justify="right" if i >= len(_COLUMNS) else "left", overflow="fold")
+    for row in cells:
+        table.add_row(*(row[i] for i in shown))
     out.print(table)
+    left_out = [headers[i] for i in range(len(headers)) if i not in shown]
+    if left_out:
+        out.print(f"(hidden at {out.width} columns: {', '.join(left_out)}; --json shows all)",
+                  highlight=False)
 
 
 @friendly_errors
@@ -71,6 +103,7 @@ def info_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the problem, the model and every trajectory of a store."""
+    fit_width(out)  # COLUMNS as it is now (a long-lived process may run several commands)
     run = open_run(store)
     summary = run_summary(run)
     if as_json:

@@ -14,6 +14,7 @@ from matplotlib.patches import Patch
 
 from pinnviz.errors import unknown_name
 from pinnviz.landscape import LandscapeData
+from pinnviz.visualizer._legend import add_marker_aware_legend
 from pinnviz.visualizer._scales import contour_levels, loss_norm, scale_kind
 
 DEFAULT_CMAP = "viridis"
@@ -191,7 +192,10 @@ def landscape_axes(ax: Axes, data: LandscapeData, loss: str, *, trajectories: Se
 
 
 def add_legend(ax: Axes, *, trajectories: bool, extrapolated: bool, nan: bool) -> None:
-    """A small legend: the trajectory lines, start and end markers, and the region markings present."""
+    """A small legend: the trajectory lines, start and end markers, and the region markings present.
+
+    Placed where it covers no start or end marker (`MarkerAwareLegend`).
+    """
     handles, _ = ax.get_legend_handles_labels()
     if trajectories:
         handles += [
@@ -203,6 +207,6 @@ def add_legend(ax: Axes, *, trajectories: bool, extrapolated: bool, nan: bool) -
     if nan:
         handles.append(Patch(facecolor=NAN_COLOR, edgecolor="0.4", label="not evaluable"))
     if handles:
-        legend = ax.legend(handles=handles, loc="upper right", fontsize="x-small", framealpha=0.75,
-                           handlelength=1.6, borderpad=0.3, labelspacing=0.25)
+        legend = add_marker_aware_legend(ax, handles, fontsize="x-small", framealpha=0.75, handlelength=1.6,
+                                         borderpad=0.3, labelspacing=0.25)
         legend.set_zorder(10)

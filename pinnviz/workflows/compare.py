@@ -44,14 +44,38 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+TRAILING_COLUMNS = ["grid", "notes"]
+
+
+def metric_columns(rows: list[dict]) -> list[str]:
+    """The table's columns: the fixed ones, then each loss's columns together, then grid and notes.
+
+    Rows of different losses (the demo's pinn and drm comparisons) share one table; their loss
+    columns are grouped per loss instead of following the order in which rows first named them.
+    """
+    seen = list(dict.fromkeys(k for r in rows for k in r))
+    fixed = [c for c in METRIC_COLUMNS if c in seen] or METRIC_COLUMNS
+    middle = [c for c in seen if c not in METRIC_COLUMNS and c not in TRAILING_COLUMNS]
+    return fixed + middle + [c for c in TRAILING_COLUMNS if c in seen]
+
+
+def markdown_table(columns: list[str], rows: list[dict]) -> str:
+    """A GitHub-flavoured Markdown table, cells padded so the columns also line up as plain text."""
+    cells = [[_fmt(r.get(c)).replace("|", "\\|").replace("\n", " ") for c in columns] for r in rows]
+    widths = [max([len(c), 3, *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"
+
+
 def write_metrics(rows: list[dict], stem: Path) -> list[Path]:
     """The table as Markdown, CSV and JSON beside each other: `<stem>.md`, `.csv`, `.json`."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(dict.fromkeys(k for r in rows for k in r)) if rows else METRIC_COLUMNS
+    columns = metric_columns(rows)
     md = stem.with_suffix(".md")
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
-    md.write_text("\n".join(lines) + "\n")
+    md.write_text(markdown_table(columns, rows))
     csv_path = stem.with_suffix(".csv")
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
