@@ -124,11 +124,15 @@ def test_profile_widths_are_basin_sizes():
     polys = ax.collections[0].get_paths()
     xs = np.concatenate([p.vertices[:, 0] for p in polys])
     assert xs.max() - xs.min() == pytest.approx(tree.size[tree.parent < 0][0])  # the top is every cell
-    centre = profile_layout(tree)
+    centre, junction = profile_layout(tree)
     for node in np.flatnonzero(tree.parent >= 0):  # a child lies inside its parent's bottom edge
         p = tree.parent[node]
         assert centre[p] - tree.size[p] / 2 - 1e-9 <= centre[node] - tree.size[node] / 2
         assert centre[node] + tree.size[node] / 2 <= centre[p] + tree.size[p] / 2 + 1e-9
+        if not tree.is_minimum[p]:  # a saddle sits where its two children touch
+            kids = np.flatnonzero(tree.parent == p)
+            edges = sorted([centre[k] - tree.size[k] / 2 for k in kids] + [centre[k] + tree.size[k] / 2 for k in kids])
+            assert junction[p] == pytest.approx(edges[1]) and edges[1] == pytest.approx(edges[2])
     dots = [c for c in ax.collections[1:] if c.get_label() == "minimum"][0]
     assert len(dots.get_offsets()) == tree.is_minimum.sum()
 

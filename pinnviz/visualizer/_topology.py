@@ -41,31 +41,40 @@ def set_loss_scale(ax: Axes, norm: Normalize, axis: str = "y") -> None:
         setter("symlog", linthresh=float(norm.linthresh))
 
 
-def profile_layout(tree: MergeTree) -> np.ndarray:
-    """Centre x of every node: children side by side inside their parent, the deepest in the middle."""
+def profile_layout(tree: MergeTree) -> tuple[np.ndarray, np.ndarray]:
+    """Centre x of every node and, for a merge, the x where its two children meet (its saddle).
+
+    Children sit side by side inside their parent's bottom edge, the older (deeper) one first; the
+    younger goes alternately to its right and its left down a chain of merges, so small basins line
+    both flanks of a large one.
+    """
     kids = tree.children()
     centre = np.zeros(tree.n_nodes)
+    junction = np.zeros(tree.n_nodes)
     roots = [int(r) for r in np.flatnonzero(tree.parent < 0)]
     roots.sort(key=lambda r: tree.low[r])
     x = 0.0
     stack = []
     for r in roots:
-        centre[r] = x + tree.size[r] / 2
+        centre[r] = junction[r] = x + tree.size[r] / 2
         x += tree.size[r] * 1.04
         stack.append(r)
+    flip = 0
     while stack:
         node = stack.pop()
-        children = sorted(kids[node], key=lambda c: tree.low[c])
-        arranged = []  # deepest in the middle, the next ones alternately right and left
-        for i, c in enumerate(children):
-            arranged = arranged + [c] if i % 2 else [c] + arranged
+        arranged = sorted(kids[node], key=lambda c: tree.low[c])
+        if len(arranged) == 2 and flip % 2:
+            arranged.reverse()
+        flip += len(arranged) == 2
         total = sum(int(tree.size[c]) for c in arranged)
         left = centre[node] - total / 2
-        for c in arranged:
-            centre[c] = left + tree.size[c] / 2
+        for i, c in enumerate(arranged):
+            centre[c] = junction[c] = left + tree.size[c] / 2
             left += tree.size[c]
+            if i == 0 and len(arranged) > 1:
+                junction[node] = left
             stack.append(c)
-    return centre
+    return centre, junction
 
 
 def _basin_polygons(tree: MergeTree, centre: np.ndarray, norm: Normalize):
@@ -115,7 +124,7 @@ def profile_axes(ax: Axes, tree: MergeTree, *, norm: Normalize | None = None, cm
     tree = drawable(tree)
     if norm is None:
         norm = loss_norm(tree.growth_height)
-    centre = profile_layout(tree)
+    centre, junction = profile_layout(tree)
     polygons, levels = _basin_polygons(tree, centre, norm)
     mappable = ScalarMappable(norm=norm, cmap=cmap)
     if polygons:
@@ -133,7 +142,7 @@ def profile_axes(ax: Axes, tree: MergeTree, *, norm: Normalize | None = None, cm
             pad = 0.04 * (hi - lo if hi > lo else 1.0)
             ax.set_ylim(lo - pad, hi + pad)
     if markers and tree.n_nodes:
-        _critical_markers(ax, centre, tree)
+        _critical_markers(ax, np.where(tree.is_minimum, centre, junction), tree)
     ax.set_xlabel("basin size (grid cells)")
     ax.set_ylabel("loss")
     return mappable
@@ -152,7 +161,7 @@ def merge_tree_axes(ax: Axes, tree: MergeTree, *, norm: Normalize | None = None)
     tree = drawable(tree)
     if norm is None:
         norm = loss_norm(tree.growth_height)
-    x = profile_layout(tree)
+    x, _ = profile_layout(tree)
     segments = []
     for node in range(tree.n_nodes):
         p = tree.parent[node]
@@ -185,13 +194,12 @@ def persistence_axes(ax: Axes, tree: MergeTree, *, norm: Normalize | None = None
     ax.axhline(top, color="0.6", lw=0.6)
     set_loss_scale(ax, norm, "x")
     set_loss_scale(ax, norm, "y")
-    ax.text(0.01, top, " inf", transform=ax.get_yaxis_transform(), va="bottom", fontsize="small", color="0.4")
-    if tree.min_persistence > 0:
-        ax.text(0.98, 0.03, f"pairs with persistence >= {tree.min_persistence:.3g}", transform=ax.transAxes,
-                ha="right", fontsize="small", color="0.3")
+    ax.text(0.99, top, "inf ", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize="small",
+            color="0.4")
     ax.set_xlabel("birth (loss at the minimum)")
     ax.set_ylabel("death (loss at the saddle)")
-    ax.legend(fontsize="x-small", loc="lower right" if tree.min_persistence == 0 else "center right")
+    shown = f"pairs with persistence >= {tree.min_persistence:.3g}" if tree.min_persistence > 0 else None
+    ax.legend(fontsize="x-small", loc="lower right", title=shown, title_fontsize="x-small")
 
 
 def critical_points_axes(ax: Axes, tree: MergeTree, source: dict, *, norm: Normalize | None = None,
@@ -256,7 +264,7 @@ def topology_figure(tree: MergeTree, source: dict, *, title: str | None = None, 
                          fontsize="medium")
     ax_profile.legend(handles=[Line2D([], [], marker="o", ls="", color=MINIMUM_COLOR, label="minimum"),
                                Line2D([], [], marker="o", ls="", color=SADDLE_COLOR, label="saddle")],
-                      fontsize="x-small", loc="upper right")
+                      fontsize="x-small", loc="lower right")
     merge_tree_axes(ax_tree, drawn, norm=norm)
     ax_tree.set_title("(b) merge tree (join tree of sublevel sets)", fontsize="medium")
     persistence_axes(ax_pd, tree, norm=norm)
