@@ -16,7 +16,8 @@ from pinnviz.cli._lazy import CommandTable, lazy_group
 COMMANDS: CommandTable = {
     "train": ("pinnviz.cli.train:train_command",
               "Train a physics-informed network and log every parameter vector to a Zarr store."),
-    "info": ("pinnviz.cli.info:info_command", "Show the problem, the model and every trajectory of a store."),
+    "info": ("pinnviz.cli.info:info_command",
+             "Show the problem, the model and every trajectory, manifold, landscape and probe of a store."),
     "fit-manifold": ("pinnviz.cli.fit_manifold:fit_manifold_command",
                      "Fit a 2-D manifold on trajectories of a store and save it under manifolds/NAME."),
     "render": ("pinnviz.cli.render:render_command",
@@ -31,6 +32,10 @@ COMMANDS: CommandTable = {
              "tabulate."),
     "serve": ("pinnviz.cli.serve:serve_command",
               "Browse the stores under ROOT in a browser: runs, landscapes, comparisons, probes, jobs."),
+    "rm": ("pinnviz.cli.manage:rm_command", "Remove a trajectory, manifold, landscape or probe; refused while "
+           "others depend on it, unless --force."),
+    "mv": ("pinnviz.cli.manage:mv_command", "Rename a trajectory, manifold, landscape or probe; landscapes and "
+           "probes follow a renamed source."),
     "probe": ("pinnviz.cli.probe:probe_app", "The paper's loss-landscape analyses (Rowan et al. 2024, section 2)."),
 }
 
@@ -73,14 +78,24 @@ app = typer.Typer(
     help="Loss landscapes of physics-informed networks, with honest projection diagnostics.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pinnviz import __version__
+
+        typer.echo(f"pinnviz {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def global_options(
     threads: Annotated[int | None, typer.Option(
         help="CPU threads for torch (default: torch's). On a busy machine 1 can be faster than 2.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the pinnviz version and exit.")] = False,
 ) -> None:
     """Loss landscapes of physics-informed networks, with honest projection diagnostics."""
     if threads is not None:

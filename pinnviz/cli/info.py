@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pinnviz.cli._common import fit_width, friendly_errors, out
 from pinnviz.store import Run, display_status, open_run
+from pinnviz.store._manage import names_of
 
 
 def trajectory_summary(run: Run, name: str) -> dict:
@@ -44,9 +45,44 @@ def run_summary(run: Run) -> dict:
         "problem": run.problem,
         "model": model,
         "trajectories": [trajectory_summary(run, n) for n in run.trajectory_names()],
-        "manifolds": sorted(n for n, _ in run.group["manifolds"].groups()) if "manifolds" in run.group else [],
-        "landscapes": sorted(n for n, _ in run.group["landscapes"].groups()) if "landscapes" in run.group else [],
+        **{kind: [details(run, kind, n) for n in names_of(run, kind)]
+           for kind in ("manifolds", "landscapes", "probes")},
     }
+
+
+_SOURCES = ("fitted_on", "manifold", "trajectory", "trajectories", "landscape")
+
+
+def details(run: Run, kind: str, name: str) -> dict:
+    """What `info` says about a manifold, landscape or probe: its kind, settings and what it was computed from."""
+    attrs = dict(run.group[f"{kind}/{name}"].attrs)
+    info = {"name": name}
+    if kind == "manifolds":
+        report = attrs.get("report") or {}
+        info.update(method=attrs.get("method"), every=attrs.get("every"), seed=attrs.get("seed"),
+                    points=report.get("points"), mean_projection_error=report.get("mean_projection_error"))
+    elif kind == "landscapes":
+        info.update(method=attrs.get("method"), resolution=attrs.get("resolution"), losses=attrs.get("losses"),
+                    margin=attrs.get("margin"), notes=attrs.get("notes") or None)
+    else:
+        info["probe"] = attrs.get("probe") or attrs.get("kind")
+    info.update({key: attrs[key] for key in _SOURCES if attrs.get(key)})
+    if attrs.get("created"):
+        info["created"] = attrs["created"]
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def _detail_line(info: dict) -> str:
+    shown = []
+    for key, value in info.items():
+        if key == "name":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, float):
+            value = f"{value:.3g}"
+        shown.append(f"{key.replace('_', ' ')}: {value}")
+    return f"  [bold]{info['name']}[/]  " + "; ".join(shown)
 
 
 # (header, required, keep priority: higher stays longer when the terminal is narrow)
@@ -102,7 +138,7 @@ def info_command(
     store: Annotated[Path, typer.Argument(help="A pinnviz store (run.zarr).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show the problem, the model and every trajectory of a store."""
+    """Show the problem, the model and every trajectory, manifold, landscape and probe of a store."""
     fit_width(out)  # COLUMNS as it is now (a long-lived process may run several commands)
     run = open_run(store)
     summary = run_summary(run)
@@ -120,6 +156,8 @@ def info_command(
         print_trajectory_table(run, run.trajectory_names())
     else:
         out.print("no trajectories")
-    for kind in ("manifolds", "landscapes"):
+    for kind in ("manifolds", "landscapes", "probes"):
         if summary[kind]:
-            out.print(f"{kind}: {', '.join(summary[kind])}")
+            out.print(f"{kind}:")
+            for info in summary[kind]:
+                out.print(_detail_line(info), highlight=False)

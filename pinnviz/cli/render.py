@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pinnviz.cli._common import friendly_errors, out, split_names
+from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import load_landscape
 from pinnviz.store import open_run
 from pinnviz.visualizer import landscape_figure, save_figure
@@ -26,7 +27,10 @@ def default_output(store: Path, landscape: str) -> Path:
 @friendly_errors
 def render_command(
     store: Annotated[Path, typer.Argument(help="A pinnviz store (run.zarr) holding the landscape.")],
-    landscape: Annotated[str, typer.Option("--landscape", "-l", help="Name of the stored landscape.")],
+    landscape: Annotated[str | None, typer.Option("--landscape", "-l", help="Name of the stored landscape.")]
+    = None,
+    probe: Annotated[str | None, typer.Option("--probe", "-p", help="Redraw stored probes instead (comma-separated "
+                                              "names of one kind), without recomputing them.")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Image to write: .png, .svg or .pdf (default: <store stem>-<landscape>.png "
         "beside the store).")] = None,
@@ -37,17 +41,29 @@ def render_command(
     no_diagnostics: Annotated[bool, typer.Option(
         "--no-diagnostics", help="Leave out the error panels and the data-distance map.",
         rich_help_panel=FIGURE)] = False,
-    dpi: Annotated[float, typer.Option(help="Dots per inch.", rich_help_panel=FIGURE)] = DEFAULT_DPI,
+    dpi: Annotated[float | None, typer.Option(help=f"Dots per inch (default: {DEFAULT_DPI:g}; a probe's own).",
+                                              rich_help_panel=FIGURE)] = None,
     width: Annotated[float | None, typer.Option(help="Figure width in inches (default: from the panels).",
                                                 rich_help_panel=FIGURE)] = None,
     height: Annotated[float | None, typer.Option(help="Figure height in inches (default: from the panels).",
                                                  rich_help_panel=FIGURE)] = None,
 ) -> None:
     """Draw a stored landscape: contours with the trajectories coloured by their true loss, and how far
-    to trust the picture (projection and loss errors along each trajectory, distance to the data)."""
-    path = output if output is not None else default_output(store, landscape)
+    to trust the picture (projection and loss errors along each trajectory, distance to the data).
+
+    With --probe, redraw the figures of stored probes instead, from the store alone."""
+    if (landscape is None) == (probe is None):
+        raise InvalidSettingError("give one of --landscape NAME or --probe NAME")
+    path = output if output is not None else default_output(store, landscape or probe.replace(",", "-"))
     figure_format(path)  # a bad suffix fails before any drawing
     run = open_run(store)
+    if probe is not None:
+        from pinnviz.visualizer._probe_figure import probe_figure
+
+        written = save_figure(probe_figure(run, split_names(probe), loss=loss), path, dpi=dpi)
+        out.print(str(written), highlight=False, soft_wrap=True)
+        return
+    dpi = DEFAULT_DPI if dpi is None else dpi
     data = load_landscape(run.group, landscape)
     fig = landscape_figure(data, split_names(loss), diagnostics=not no_diagnostics, surface=surface,
                            size=(width, height), dpi=dpi)

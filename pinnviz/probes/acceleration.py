@@ -57,7 +57,8 @@ def acceleration(run: Run, trajectory: str | None = None, *, lr: float | None = 
     arrays = {"steps": traj.steps[1:-1], **curves}
     if loss in traj.losses:
         arrays["loss"] = traj.losses[loss][1:-1]
-    attrs = {"trajectory": traj.name, "loss": loss, "lr": lr, "log_every": int(gaps[0]), "dt": dt,
+    attrs = {"probe": "acceleration",
+             "trajectory": traj.name, "loss": loss, "lr": lr, "log_every": int(gaps[0]), "dt": dt,
              "acceleration_first": float(curves["acceleration"][0]),
              "acceleration_last": float(curves["acceleration"][-1]),
              "normalised_median": float(np.nanmedian(curves["normalised"]))}

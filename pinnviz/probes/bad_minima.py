@@ -61,7 +61,8 @@ def bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int] = WIDTH
                 summary[f"{loss}/{opt}/w{width}"] = {"min": float(np.nanmin(final)),
                                                      "median": float(np.nanmedian(final)),
                                                      "max": float(np.nanmax(final))}
-    attrs = {"losses": losses, "widths": [int(w) for w in widths], "optimizers": list(optimizers), "runs": int(runs),
+    attrs = {"probe": "bad-minima",
+             "losses": losses, "widths": [int(w) for w in widths], "optimizers": list(optimizers), "runs": int(runs),
              "steps": int(steps), "lr": float(lr), "seed": int(seed), "log_every": int(log_every),
              "summary": summary}
     if save:

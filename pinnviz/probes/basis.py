@@ -135,6 +135,7 @@ def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance:
     centre = float(physics.evaluate(theta[None], [loss], batch=batch)[loss][0])
     change = float(np.max(np.abs(line_loss - centre)) / max(abs(centre), np.finfo(float).tiny))
     attrs = {
+        "probe": "basis",
         "trajectory": traj.name, "loss": loss, "step": int(traj.steps[step]), "row": int(step % rows),
         "tolerance": float(tolerance), "rank": rank, "width": int(H.shape[1]), "span": float(span),
         "seed": int(seed), "output": int(output), "resolution": int(resolution),

@@ -70,7 +70,8 @@ def goldilocks(run: Run, losses: Sequence[str], *, radii: Sequence[float] = RADI
             "free_norm_start": [float(v) for v in np.median(arrays[f"{loss}/free_norms"][0], axis=1)],
             "free_norm_end": [float(v) for v in np.median(arrays[f"{loss}/free_norms"][-1], axis=1)],
         }
-    attrs = {"losses": losses, "radii": radii, "scales": scales, "trials": int(trials), "steps": int(steps),
+    attrs = {"probe": "goldilocks",
+             "losses": losses, "radii": radii, "scales": scales, "trials": int(trials), "steps": int(steps),
              "free_steps": int(free_steps), "lr": float(lr), "optimizer": optimizer, "seed": int(seed),
              "log_every": int(log_every), "summary": summary}
     if save:

@@ -56,7 +56,8 @@ def intrinsic_dim(run: Run, losses: Sequence[str], *, dims: Sequence[int] = DIMS
         if reference:
             arrays[f"{loss}/reference"] = block[:, -1]
             summary[loss]["reference_final"] = float(block[-1, -1])
-    attrs = {"losses": losses, "dims": dims, "steps": int(steps), "lr": float(lr), "optimizer": optimizer,
+    attrs = {"probe": "intrinsic-dim",
+             "losses": losses, "dims": dims, "steps": int(steps), "lr": float(lr), "optimizer": optimizer,
              "seed": int(seed), "reference": bool(reference), "log_every": int(log_every), "n_params": int(P),
              "summary": summary}
     if save:

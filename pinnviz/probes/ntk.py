@@ -91,7 +91,7 @@ def ntk(run: Run, trajectory: str | None = None, *, every: int | None = None, po
     result = {key: np.asarray(value) for key, value in out.items()}
     result["step"] = traj.steps[rows]
     name = name or f"ntk-{trajectory}"
-    attrs = {"trajectory": trajectory, "every": every, "points": int(points), "seed": int(seed),
+    attrs = {"probe": "ntk", "trajectory": trajectory, "every": every, "points": int(points), "seed": int(seed),
              "problem": physics.problem.name, "width": physics.net.width, "depth": physics.net.depth}
     if save:
         save_probe(run, name, result, attrs)

@@ -75,7 +75,8 @@ def trajectory_pca(run: Run, trajectory: str | None = None, *, resolution: int =
             planes.append(plane)
             if progress is not None:
                 progress(len(planes), len(PLANES))
-    attrs = {"trajectory": traj.name, "loss": loss, "rows": int(len(X)), "resolution": int(resolution),
+    attrs = {"probe": "trajectory-pca",
+             "trajectory": traj.name, "loss": loss, "rows": int(len(X)), "resolution": int(resolution),
              "ratios": [float(r) for r in ratios[:5]], "first_two": float(ratios[:2].sum()), "planes": planes}
     arrays = {"explained_variance_ratio": ratios, "components": components, "mean": mean, "coords": coords,
               "steps": traj.steps}
