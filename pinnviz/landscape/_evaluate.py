@@ -83,33 +83,58 @@ def trajectory_diagnostics(manifold: Manifold, params: np.ndarray, steps: np.nda
     return diag
 
 
-def compute_landscape(run: Run, manifold_name: str, *, resolution: int = 100, losses: Sequence[str] | None = None,
-                      margin: float | None = None, device: str = "cpu", dtype: str = "float64",
-                      chunk: int | None = None,
-                      max_slow_points: int = SLOW_DECODE_POINTS, name: str | None = None, save: bool = True,
+def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 100,
+                      losses: Sequence[str] | None = None, margin: float | None = None, device: str = "cpu",
+                      dtype: str = "float64", chunk: int | None = None, max_slow_points: int = SLOW_DECODE_POINTS,
+                      name: str | None = None, save: bool | None = None, trajectories: Sequence[str] | None = None,
                       progress: Progress | None = None) -> LandscapeData:
-    """Losses on a latent grid of the stored manifold `manifold_name`, with diagnostics.
+    """Losses on a latent grid of a manifold, with diagnostics along the trajectories it was fitted on.
 
     Parameters
     ----------
     run : an opened store ("r+" when `save`)
+    manifold : the name of a stored manifold, or a fitted `Manifold` object (e.g. from
+        `fit_manifold(..., save=False)`); an object is never written, so a read-only store will do
     resolution : R, grid points per axis (R x R decoded vectors)
     losses : loss names; default every loss of the problem
     margin : widening of the extent on each side, as a fraction of its size; default 0.1 for
         unbounded latents and 0 for the autoencoder's [-1, 1]^2
     max_slow_points : for a manifold whose `decode` is slow (UMAP), the grid is reduced to at most
         this many points and the reduction is recorded in `attrs["notes"]`; never interpolated
+    save : store the result as `landscapes/<name>` (default: True for a stored manifold, False for an
+        object; a landscape of a manifold the store does not hold is refused)
+    trajectories : diagnostics for these trajectories, every row (default: a stored manifold's
+        `fitted_on` rows; for an object, every trajectory of the store)
+
+    Returns
+    -------
+    LandscapeData
+
+    The package docstring (``help(pinnviz)``) has a complete example with an unsaved manifold.
     """
+    stored = isinstance(manifold, str)
+    save = stored if save is None else save
+    if save and not stored:
+        raise InvalidSettingError("a landscape of an unsaved manifold is not stored (save=False), as it could not "
+                                  "name what it was computed from; save the manifold first (save_manifold)")
     if resolution < 2:
         raise InvalidSettingError(f"resolution={resolution} must be >= 2")
     if dtype not in DTYPES:
         raise unknown_name("dtype", dtype, DTYPES)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidSettingError(f"device={device!r} but CUDA is not available; use --device cpu")
-    manifold = load_manifold(run, manifold_name)
+    manifold_name = manifold if stored else None
+    if stored:
+        manifold = load_manifold(run, manifold_name)
     if not manifold.can_decode:
-        raise InvalidSettingError(f"manifold {manifold_name!r} ({manifold.method}) cannot decode a grid")
-    info = manifold_info(run, manifold_name)
+        raise InvalidSettingError(f"manifold {manifold_name or manifold.method!r} ({manifold.method}) cannot decode "
+                                  "a grid")
+    if trajectories is not None:
+        for traj in trajectories:
+            run.trajectory_group(traj)  # an unknown name raises, listing the valid ones
+        info = {"fitted_on": list(trajectories), "fitted": {}}
+    else:
+        info = manifold_info(run, manifold_name) if stored else {"fitted_on": run.trajectory_names(), "fitted": {}}
     physics = run.physics()
     names = physics.check_names(list(losses) if losses else list(physics.names))
     torch_dtype = DTYPES[dtype]
@@ -172,12 +197,12 @@ def compute_landscape(run: Run, manifold_name: str, *, resolution: int = 100, lo
     distance[undecodable] = np.nan
 
     result = LandscapeData(
-        name=name or manifold_name,
+        name=name or manifold_name or manifold.method,
         axis_0=axis_0, axis_1=axis_1, losses=grids,
         data_distance=distance.reshape(len(axis_1), len(axis_0)),
         extrapolated=extrapolated, trajectories=trajectories,
         attrs={
-            "manifold": manifold_name, "method": manifold.method, "resolution": int(resolution),
+            "manifold": manifold_name or "", "method": manifold.method, "resolution": int(resolution),
             "extent": [float(v) for v in extent], "fitted_box": [float(v) for v in box], "margin": float(margin),
             "losses": names, "device": device, "dtype": dtype, "points": int(len(Z)),
             "decode_seconds": decode_seconds, "evaluate_seconds": evaluate_seconds,
