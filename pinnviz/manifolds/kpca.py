@@ -65,8 +65,9 @@ class KernelPCAManifold(Manifold):
         scaled[:, nz] = vecs[:, nz] / np.sqrt(vals[nz])
         self.gamma_ = float(kpca.gamma_)
         self.X_fit_ = np.array(kpca.X_fit_, dtype=np.float64)
-        self.K_fit_rows_ = np.array(kpca._centerer.K_fit_rows_, dtype=np.float64)
-        self.K_fit_all_ = float(kpca._centerer.K_fit_all_)
+        # the centring sums of the training kernel (what KernelCenterer learns), from public arrays
+        self.K_fit_rows_ = rbf(self.X_fit_, self.X_fit_, self.gamma_).mean(axis=0)
+        self.K_fit_all_ = float(self.K_fit_rows_.mean())
         self.scaled_alphas_ = scaled
         self.X_transformed_fit_ = np.array(kpca.X_transformed_fit_, dtype=np.float64)
         self.dual_coef_ = np.array(kpca.dual_coef_, dtype=np.float64)

@@ -159,6 +159,34 @@ class MLP:
         if self.bc == "hard" and distance is None:
             raise InvalidSettingError("a hard-BC network needs the problem's distance function")
         G, N, d = theta.shape[0], x.shape[0], self.inputs
+        h = self._hidden(theta, x, order, functional)  # (G, width, C, N)
+        C = h.shape[2]
+        Wo = self.layout.view(theta, "output.weight")  # (G, outputs, width)
+        # (G, outputs, width) @ (G, width, C*N) -> (G, outputs, C, N)
+        out = torch.bmm(Wo, h.reshape(G, self.width, C * N)).reshape(G, self.outputs, C, N)
+        if self.bc == "hard":
+            # D(x) times each basis function followed by the bias-free output layer equals D(x)
+            # times the output: apply the product rule once, on the outputs.
+            out = _times_distance(out, distance(x), d, order)
+        value = out[:, :, 0].transpose(1, 2)  # (G, N, outputs)
+        if self.output_bias:
+            value = value + self.layout.view(theta, "output.bias")[:, None, :]
+        grad = out[:, :, 1 : 1 + d].permute(0, 3, 1, 2) if order >= 1 else None  # (G, N, outputs, d)
+        hess = None
+        if order >= 2:
+            hess = out[:, :, 1 + d :].permute(0, 3, 1, 2).reshape(G, N, self.outputs, d, d)
+        return Fields(value, grad, hess)
+
+    def last_hidden(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Activations of the last hidden layer (G, N, width): the basis functions before D(x).
+
+        The same forward pass as `fields` (order 0), stopped before the output layer.
+        """
+        return self._hidden(theta, x, 0, functional=False)[:, :, 0, :].transpose(1, 2)
+
+    def _hidden(self, theta: torch.Tensor, x: torch.Tensor, order: int, functional: bool) -> torch.Tensor:
+        """Stacked channels h (G, width, C, N) of the last hidden layer."""
+        G, N, d = theta.shape[0], x.shape[0], self.inputs
         in_place = not (functional or (torch.is_grad_enabled() and theta.requires_grad))
         # Pre-activations are carried doubled (2z, 2J, 2H): see _activation.
         W2 = 2.0 * self.layout.view(theta, "hidden.0.weight")  # (G, width, d)
@@ -182,21 +210,7 @@ class MLP:
             else:
                 zs[0] = zs[0] + b2[:, :, None]
             h = _stacked_hidden_layer(zs, d, order, self.activation, in_place)
-        Wo = self.layout.view(theta, "output.weight")  # (G, outputs, width)
-        # (G, outputs, width) @ (G, width, C*N) -> (G, outputs, C, N)
-        out = torch.bmm(Wo, h.reshape(G, self.width, C * N)).reshape(G, self.outputs, C, N)
-        if self.bc == "hard":
-            # D(x) times each basis function followed by the bias-free output layer equals D(x)
-            # times the output: apply the product rule once, on the outputs.
-            out = _times_distance(out, distance(x), d, order)
-        value = out[:, :, 0].transpose(1, 2)  # (G, N, outputs)
-        if self.output_bias:
-            value = value + self.layout.view(theta, "output.bias")[:, None, :]
-        grad = out[:, :, 1 : 1 + d].permute(0, 3, 1, 2) if order >= 1 else None  # (G, N, outputs, d)
-        hess = None
-        if order >= 2:
-            hess = out[:, :, 1 + d :].permute(0, 3, 1, 2).reshape(G, N, self.outputs, d, d)
-        return Fields(value, grad, hess)
+        return h
 
 
 def _activation(z2: torch.Tensor, kind: str, in_place: bool, out: torch.Tensor | None = None):

@@ -32,8 +32,10 @@ def fast_spectrum(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch:
     return torch.linalg.eigh(fast_hessian(physics, theta, name, batch))
 
 
-def objective_of(run, physics: PhysicsLosses, trajectory: str, loss: str | None) -> str:
-    """The loss a probe uses: `loss` when given (checked), else the trajectory's training objective."""
+def objective_of(run, physics: PhysicsLosses, trajectory: str, loss: str | None = None) -> str:
+    """The loss a probe uses: `loss` when given (checked), else the trajectory's training objective
+    (its `loss` attribute), else the problem's default loss."""
     if loss is None:
-        loss = run.trajectory_attrs(trajectory).get("loss") or physics.names[0]
+        loss = (run.trajectory_attrs(trajectory).get("loss")
+                or getattr(physics.problem, "default_loss", None) or physics.names[0])
     return physics.check_names([loss])[0]

@@ -17,6 +17,7 @@ from pinnviz.landscape import compute_landscape
 from pinnviz.manifolds import save_manifold
 from pinnviz.manifolds.trench_plane import TrenchPlaneManifold
 from pinnviz.nets import MLP
+from pinnviz.probes._fast_hessian import objective_of
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run, Trajectory
 
@@ -36,23 +37,6 @@ def select_trajectory(run: Run, trajectory: str | None) -> Trajectory:
     return traj
 
 
-def objective_of(traj: Trajectory, physics) -> str:
-    """The loss a trajectory was trained on (its `loss` attribute), else the problem's default."""
-    loss = traj.attrs.get("loss") or getattr(physics.problem, "default_loss", physics.names[0])
-    return physics.check_names([loss])[0]
-
-
-def hidden_features(net: MLP, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Last hidden layer activations (G, N, width) of each vector in theta (G, n_params) at x (N, d)."""
-    h = x.T.expand(theta.shape[0], *x.T.shape)  # (G, d, N)
-    for k in range(net.depth):
-        W = net.layout.view(theta, f"hidden.{k}.weight")  # (G, width, fan_in)
-        b = net.layout.view(theta, f"hidden.{k}.bias")  # (G, width)
-        z = torch.bmm(W, h) + b[:, :, None]  # (G, width, fan_in) @ (G, fan_in, N) -> (G, width, N)
-        h = torch.tanh(z) if net.activation == "tanh" else z + torch.tanh(z)
-    return h.transpose(1, 2)
-
-
 def basis_functions(physics, theta: torch.Tensor, batch: dict | None = None):
     """Basis functions h_i(x) = D(x) phi_i(x) of one vector theta (n_params,) on the quadrature.
 
@@ -61,7 +45,7 @@ def basis_functions(physics, theta: torch.Tensor, batch: dict | None = None):
     theta = torch.as_tensor(theta, dtype=torch.float64).reshape(1, -1)
     batch = physics.prepare(theta, batch)
     x, w = batch["x"], batch["w"]
-    H = hidden_features(physics.net, theta, x)[0]  # (N, width)
+    H = physics.net.last_hidden(theta, x)[0]  # (N, width)
     if "distance" in batch:
         H = batch["distance"][0][:, None] * H  # (D, dD, d2D): D (N,)
     return x, w, H
@@ -113,7 +97,7 @@ def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance:
     """
     traj = select_trajectory(run, trajectory)
     physics = run.physics()
-    loss = objective_of(traj, physics)
+    loss = objective_of(run, physics, traj.name)
     rows = len(traj.steps)
     if not -rows <= step < rows:
         raise InvalidSettingError(f"step={step} is outside the {rows} rows of trajectory {traj.name!r}")

@@ -31,29 +31,15 @@ def plane_directions(center: np.ndarray, layout: list[dict] | None, seed: int,
 def pointwise_integrands(physics: PhysicsLosses, theta: torch.Tensor, batch: dict, names) -> dict[str, torch.Tensor]:
     """Integrand of each loss at each quadrature point: {name: (G, N)}, so that loss = integrand @ w.
 
-    Uses the problem's `integrands(fields, batch, names)` when it has one; the 1-D Poisson problem's
-    (drm: 1/2 u'^2 - f u, pinn: 1/2 (u'' + f)^2) are written here until problems carry that hook.
+    The problem's own `integrands(fields, batch, names)`, the one its losses are integrated from.
     """
+    hook = getattr(physics.problem, "integrands", None)
+    if hook is None:
+        raise InvalidSettingError(f"{physics.problem.name} has no pointwise integrands (an `integrands` method)")
     order = physics.problem.losses_order(names)
     distance = (lambda _x: batch["distance"]) if physics.net.bc == "hard" else None
     fields = physics.net.fields(theta, batch["x"], order, distance)
-    hook = getattr(physics.problem, "integrands", None)
-    if hook is not None:
-        return hook(fields, batch, names)
-    if physics.problem.name != "poisson1d":
-        raise InvalidSettingError(f"{physics.problem.name} has no pointwise integrands (an `integrands` method)")
-    out = {}
-    f, u = batch["f"], fields.value[..., 0]
-    for name in names:
-        if name == "drm":
-            du = fields.grad[..., 0, 0]
-            out[name] = 0.5 * du * du - f * u
-        elif name == "pinn":
-            r = fields.hess[..., 0, 0, 0] + f
-            out[name] = 0.5 * r * r
-        else:
-            raise InvalidSettingError(f"loss {name!r} is not an integral of a pointwise integrand")
-    return out
+    return hook(fields, batch, names)
 
 
 def integrand_variance(physics: PhysicsLosses, theta: torch.Tensor, names, batch: dict | None = None) -> dict:
@@ -76,14 +62,48 @@ def montecarlo_physics(run: Run, points: int, seed: int) -> PhysicsLosses:
     return PhysicsLosses(problem, physics.net)
 
 
+def sample_blocks(drawing: PhysicsLosses, k: int, B: int, like: torch.Tensor) -> dict:
+    """k independent Monte Carlo quadratures of B points each, as one batch with a leading axis (k, B, ...).
+
+    One draw of n = chunk x B uniform points (`drawing`'s Monte Carlo quadrature) is cut into blocks of
+    B; a point's weight L / n becomes L / B, so each block is a quadrature of its own.
+    """
+    batch = drawing.prepare(like[:1])
+    n = batch["x"].shape[0]
+    if n % B:
+        raise InvalidSettingError(f"a Monte Carlo draw of {n} points does not split into blocks of {B}")
+    blocks = {}
+    for key, value in batch.items():
+        if key == "distance":
+            blocks[key] = tuple(part[: k * B].reshape(k, B, *part.shape[1:]) for part in value)
+        else:
+            blocks[key] = value[: k * B].reshape(k, B, *value.shape[1:])
+    blocks["w"] = blocks["w"] * (n // B)
+    return blocks
+
+
 @torch.no_grad()
-def stochastic_losses(physics: PhysicsLosses, theta: torch.Tensor, names) -> dict[str, torch.Tensor]:
-    """Losses (G,) with fresh quadrature points for every vector (and every call)."""
-    parts = {name: [] for name in names}
-    for k in range(theta.shape[0]):
-        values = physics(theta[k : k + 1], names)  # physics.prepare draws a new sample
+def stochastic_losses(physics: PhysicsLosses, theta: torch.Tensor, names, *,
+                      chunk: int = 64) -> dict[str, torch.Tensor]:
+    """Losses (G,) of theta (G, P), each vector on its own fresh Monte Carlo quadrature.
+
+    `physics` has a Monte Carlo quadrature (`montecarlo_physics`) of B points per vector. For each chunk of vectors one
+    sample is drawn and split into per-vector blocks (`sample_blocks`); the problem's own losses are
+    evaluated on all of them at once with `torch.func.vmap` over (vector, its block).
+    """
+    B = physics.problem.quadrature.points
+    settings = {**physics.problem.settings(), "points": B * chunk}
+    drawing = PhysicsLosses(type(physics.problem).from_settings(settings), physics.net)
+
+    def one(vector: torch.Tensor, block: dict) -> dict[str, torch.Tensor]:
+        return physics(vector[None], names, block, functional=True)
+
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    for start in range(0, theta.shape[0], chunk):
+        vectors = theta[start : start + chunk]
+        values = torch.func.vmap(one)(vectors, sample_blocks(drawing, len(vectors), B, vectors))
         for name in names:
-            parts[name].append(values[name])
+            parts[name].append(values[name][:, 0])
     return {name: torch.cat(parts[name]) for name in names}
 
 

@@ -12,8 +12,9 @@ import numpy as np
 from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import compute_landscape
 from pinnviz.manifolds import PCAManifold, save_manifold
+from pinnviz.probes._fast_hessian import objective_of
 from pinnviz.probes._store import save_probe
-from pinnviz.probes.basis import objective_of, select_trajectory
+from pinnviz.probes.basis import select_trajectory
 from pinnviz.store import Run
 
 PLANES = ((1, 2), (1, 3), (2, 3))
@@ -58,7 +59,7 @@ def trajectory_pca(run: Run, trajectory: str | None = None, *, resolution: int =
     if int(resolution) < 2:
         raise InvalidSettingError(f"resolution={resolution} must be >= 2")
     physics = run.physics()
-    loss = objective_of(traj, physics)
+    loss = objective_of(run, physics, traj.name)
     name = name or f"trajectory-pca-{traj.name}"
     X = traj.params
     mean, components, ratios = principal_components(X, 3)

@@ -100,18 +100,35 @@ class Poisson1D(Problem):
         x, w = self.quadrature.sample(dtype)
         return {"x": x, "w": w, "f": self.source(x), "u_exact": self.exact_value(x)}
 
-    def losses_from_fields(self, fields: Fields, batch: dict, names) -> dict[str, torch.Tensor]:
-        """Named losses (G,) from field values u (G, N, 1) and derivatives at the batch's points."""
-        w, f = batch["w"], batch["f"]
-        u = fields.value[..., 0]
+    INTEGRALS = ("drm", "pinn")  # losses that are a quadrature of a pointwise integrand
+
+    def integrands(self, fields: Fields, batch: dict, names) -> dict[str, torch.Tensor]:
+        """Pointwise integrand g (G, N) of each integral loss, so that loss = g @ w.
+
+        drm: 1/2 u'^2 - f u; pinn: 1/2 (u'' + f)^2.
+        """
+        f, u = batch["f"], fields.value[..., 0]
         out = {}
         for name in names:
             if name == "drm":
                 du = fields.grad[..., 0, 0]
-                out[name] = (0.5 * du * du - f * u) @ w
+                out[name] = 0.5 * du * du - f * u
             elif name == "pinn":
                 r = fields.hess[..., 0, 0, 0] + f
-                out[name] = 0.5 * (r * r) @ w
+                out[name] = 0.5 * r * r
+            else:
+                raise InvalidSettingError(f"loss {name!r} of {self.name} is not the integral of a pointwise "
+                                          f"integrand; those are {', '.join(self.INTEGRALS)}")
+        return out
+
+    def losses_from_fields(self, fields: Fields, batch: dict, names) -> dict[str, torch.Tensor]:
+        """Named losses (G,) from field values u (G, N, 1) and derivatives at the batch's points."""
+        w = batch["w"]
+        u = fields.value[..., 0]
+        out = {}
+        for name in names:
+            if name in self.INTEGRALS:
+                out[name] = self.integrands(fields, batch, [name])[name] @ w
             elif name == "l2_error":
                 ue = batch["u_exact"]
                 out[name] = torch.sqrt(((u - ue) ** 2) @ w / ((ue * ue) @ w))
