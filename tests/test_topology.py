@@ -173,6 +173,9 @@ def test_simplification_keeps_the_persistent_minima(name, connectivity):
     kept = reference[(reference[:, 1] - reference[:, 0]) >= threshold]
     np.testing.assert_array_equal(our_pairs(simple), kept)
     assert simple.is_minimum.sum() == len(kept)  # one leaf per surviving pair
+    assert (~simple.is_minimum).sum() == np.isfinite(kept[:, 1]).sum()  # one merge per pair that dies
+    assert np.all(np.bincount(simple.parent[simple.parent >= 0], minlength=simple.n_nodes)[~simple.is_minimum] == 2)
+    assert set(simple.saddles.tolist()) == set(simple.death_cell[simple.death_cell >= 0].tolist())
     assert set(simple.minima.tolist()) == set(simple.birth_cell.tolist())
     assert simple.size[simple.parent < 0].sum() == np.isfinite(field).sum()  # roots cover every cell
     check_basins_against_labelling(field, simple)  # a kept basin includes what it absorbed

@@ -147,21 +147,19 @@ class MergeTree:
             min_persistence=threshold, extra=dict(self.extra))
 
     def _kept_nodes(self, threshold: float) -> np.ndarray:
-        """Leaves and merges whose minimum (the one dying there, for a merge) has persistence >= threshold."""
+        """Leaves and merges whose minimum (the one dying there, for a merge) has persistence >= threshold.
+
+        A root that is a merge is no exception: if what it kills is not persistent, the chain below it
+        becomes the root (and keeps the whole component's size and top).
+        """
         kept = np.zeros(self.n_nodes, dtype=bool)
-        roots = self.parent < 0
-        kept[roots] = True
         leaves = self.is_minimum
-        # a leaf's persistence: its merge's value minus its own (the younger side dies at its first merge
-        # only if it is the younger; the older survives and is kept when the merge above is kept)
         death_of_cell = dict(zip(self.birth_cell.tolist(), self.death.tolist(), strict=True))
-        for node in np.flatnonzero(leaves).tolist():
+        for node in np.flatnonzero(leaves).tolist():  # a component's global minimum never dies: inf
             death = death_of_cell.get(int(self.cell[node]), np.inf)
             kept[node] = death - self.value[node] >= threshold
-        merges = np.flatnonzero(~leaves & ~roots)
-        # a merge kills the younger component, whose minimum is the higher `low` of the two children
         kids = self.children()
-        for node in merges.tolist():
+        for node in np.flatnonzero(~leaves).tolist():  # a merge kills the child with the higher minimum
             younger = max(self.low[c] for c in kids[node])
             kept[node] = self.value[node] - younger >= threshold
         return kept
