@@ -291,3 +291,35 @@ def test_jobs_running_at_a_restart_are_interrupted(tmp_path):
         assert json.loads((state / "a.json").read_text())["status"] == "interrupted"
     finally:
         manager.shutdown()
+
+
+# ---------------------------------------------------------------------- the command
+@pytest.mark.parametrize("args,message", [
+    (["/no/such/folder"], "is not a folder"),
+    ([".", "--workers", "0"], "workers=0 must be >= 1"),
+    ([".", "--token", "short"], "at least 8 characters"),
+    ([".", "--port", "70000"], "port=70000 must be between 1 and 65535"),
+])
+def test_serve_refuses_bad_options_in_one_line(args, message):
+    from typer.testing import CliRunner
+
+    from pinnviz.cli import app
+
+    result = CliRunner().invoke(app, ["serve", *args, "--no-browser"])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_serve_refuses_a_port_in_use(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from pinnviz.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", str(tmp_path), "--port", str(port), "--no-browser"])
+    assert result.exit_code == 2 and "choose another --port" in result.stderr

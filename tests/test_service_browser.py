@@ -186,3 +186,31 @@ def test_compare_and_probes_pages_draw(browser_page):
     assert page.locator("#metrics tbody tr").count() == 4  # two landscapes x two trajectories
     page.goto(page.url.split("#")[0] + f"#/probes/{rid}")
     page.wait_for_selector("text=no probes stored in this run")
+
+
+def test_export_view_png_and_grid_csv(browser_page, root):
+    page, _, _, _ = browser_page
+    open_landscape(page)
+    with page.expect_download() as download:
+        page.click("text=view PNG")
+    path = download.value.path()
+    assert download.value.suggested_filename == "pca-pinn.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as download:
+        page.click("#csv-link")
+    lines = download.value.path().read_text().splitlines()
+    grid = stored(root)["landscapes/pca/loss/pinn"][...]
+    assert len(lines) == grid.size + 1 and float(lines[1].split(",")[2]) == float(grid[0, 0])
+
+
+def test_compare_links_zoom_between_parameter_distance_axes(browser_page):
+    page, _, _, _ = browser_page
+    rid = run_id(page)
+    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,from-page&loss=pinn")
+    page.wait_for_selector("#metrics tbody tr")
+    ranges = page.evaluate("""async () => {
+        const [a, b] = document.querySelectorAll('.compare-plot');
+        await Plotly.relayout(a, {'xaxis.range': [-0.5, 0.5], 'yaxis.range': [-0.25, 0.25]});
+        await new Promise((r) => setTimeout(r, 300));
+        return [b._fullLayout.xaxis.range, b._fullLayout.yaxis.range];
+    }""")
+    np.testing.assert_allclose(ranges, [[-0.5, 0.5], [-0.25, 0.25]])

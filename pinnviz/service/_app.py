@@ -13,6 +13,7 @@ import io
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
 SCAN_SECONDS = 2.0  # a rescan at most this often: new stores show up on the next reload
+CACHE_BYTES = 256 * 2**20  # responses kept, keyed by the store's signature (so never stale)
 
 
 def plotly_js() -> Path:
@@ -58,6 +60,8 @@ class Stores:
     entries: dict[str, StoreEntry] = field(default_factory=dict)
     scanned: float = -1e9
     summaries: dict[str, tuple[tuple, dict]] = field(default_factory=dict)
+    responses: OrderedDict = field(default_factory=OrderedDict)
+    runs_list: tuple | None = None  # (signatures of every store, the serialized list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def all(self) -> dict[str, StoreEntry]:
@@ -80,6 +84,22 @@ class Stores:
     def run(self, store_id: str):
         return _read.open_store(self.entry(store_id).path)
 
+    def cached(self, key: tuple, store_id: str, make) -> bytes:
+        """`make()` (bytes), reused while the store's signature is unchanged; least recently used dropped."""
+        signature = store_signature(self.entry(store_id).path)
+        with self.lock:
+            hit = self.responses.get(key)
+            if hit is not None and hit[0] == signature:
+                self.responses.move_to_end(key)
+                return hit[1]
+        body = make()
+        with self.lock:
+            self.responses[key] = (signature, body)
+            self.responses.move_to_end(key)
+            while sum(len(b) for _, b in self.responses.values()) > CACHE_BYTES and len(self.responses) > 1:
+                self.responses.popitem(last=False)
+        return body
+
     def summary(self, entry: StoreEntry) -> dict:
         signature = store_signature(entry.path)
         cached = self.summaries.get(entry.id)
@@ -90,8 +110,12 @@ class Stores:
         return summary
 
 
+def _dumps(value) -> bytes:
+    return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _json(value, status: int = 200) -> Response:
-    body = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    body = value if isinstance(value, bytes) else _dumps(value)
     return Response(body, status_code=status, media_type="application/json", headers={"cache-control": "no-store"})
 
 
@@ -140,13 +164,18 @@ def create_app(root: str | Path, *, token: str, host: str = "127.0.0.1", port: i
     @api.get("/api/runs")
     def runs():
         """Every store under the root, with its trajectories, manifolds, landscapes and probes."""
+        entries = list(stores.all().values())
+        signature = tuple((entry.id, store_signature(entry.path)) for entry in entries)
+        if stores.runs_list is not None and stores.runs_list[0] == signature:
+            return _json(stores.runs_list[1])
         out = []
-        for entry in stores.all().values():
+        for entry in entries:
             try:
                 out.append(stores.summary(entry))
             except PinnvizError as exc:  # a damaged store is listed with its error, not skipped silently
                 out.append({"id": entry.id, "path": entry.relative, "error": str(exc)})
-        return _json(out)
+        stores.runs_list = (signature, _dumps(out))
+        return _json(stores.runs_list[1])
 
     @api.get("/api/runs/{store_id}")
     def run(store_id: str):
@@ -163,14 +192,19 @@ def create_app(root: str | Path, *, token: str, host: str = "127.0.0.1", port: i
     @api.get("/api/runs/{store_id}/landscapes/{name}")
     def landscape(store_id: str, name: str, loss: str | None = None, values: bool = True):
         """Axes, settings, diagnostics and (unless values=false) the grids as JSON, NaN as null."""
-        return _json(_read.landscape_detail(stores.run(store_id), name, loss, values=values))
+        return _json(stores.cached(("landscape", store_id, name, loss, values), store_id, lambda: _dumps(
+            _read.landscape_detail(stores.run(store_id), name, loss, values=values))))
 
     @api.get("/api/runs/{store_id}/landscapes/{name}/grid")
     def landscape_grid(store_id: str, name: str, loss: str | None = None, field: str = "loss"):
         """One grid as little-endian float64 bytes, row i1 after row i1-1 (shape in X-Shape: R1,R0)."""
-        grid = _read.landscape_field(stores.run(store_id), name, field, loss)
-        return Response(np.ascontiguousarray(grid, dtype="<f8").tobytes(), media_type="application/octet-stream",
-                        headers={"x-shape": f"{grid.shape[0]},{grid.shape[1]}", "cache-control": "no-store"})
+        def make() -> bytes:
+            grid = _read.landscape_field(stores.run(store_id), name, field, loss)
+            return f"{grid.shape[0]},{grid.shape[1]}\n".encode() + np.ascontiguousarray(grid, dtype="<f8").tobytes()
+
+        shape, _, data = stores.cached(("grid", store_id, name, field, loss), store_id, make).partition(b"\n")
+        return Response(data, media_type="application/octet-stream",
+                        headers={"x-shape": shape.decode(), "cache-control": "no-store"})
 
     @api.get("/api/runs/{store_id}/landscapes/{name}/grid.csv")
     def landscape_csv(store_id: str, name: str, loss: str | None = None):

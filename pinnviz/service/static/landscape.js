@@ -27,8 +27,10 @@ export function landscapeTraces(land, scale, { contours = true, coloraxis = "col
   const z = new Float64Array(land.values.length);
   for (let i = 0; i < z.length; i++) z[i] = scale.f(land.values[i]);
   const zRows = Array.from({ length: rows }, (_, i) => z.subarray(i * cols, (i + 1) * cols));
+  // above ~250k cells plotly's per-cell drawing is slow; "fast" paints one pixel per cell and lets the
+  // browser scale the image (the axes are evenly spaced), which at that size is finer than the screen anyway
   const traces = [{ type: "heatmap", x: meta.axis_0, y: meta.axis_1, z: zRows, coloraxis, hoverinfo: "none",
-                    zsmooth: false, name: "grid" }];
+                    zsmooth: rows * cols > 250000 ? "fast" : false, name: "grid" }];
   if (contours) {
     traces.push({ type: "contour", x: meta.axis_0, y: meta.axis_1, z: zRows, showscale: false, hoverinfo: "skip",
                   contours: { coloring: "none" }, line: { color: "rgba(255,255,255,0.45)", width: 0.8 }, ncontours: 18,
