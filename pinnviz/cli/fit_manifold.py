@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,6 +33,7 @@ _OPTION_METHODS = {
     "hidden": ("hidden", {"autoencoder"}),
     "patience": ("patience", {"autoencoder"}),
     "threads": ("threads", {"autoencoder"}),
+    "subspace": ("subspace", {"autoencoder"}),
     "gamma": ("gamma", {"kpca"}),
     "alpha": ("alpha", {"kpca"}),
     "n_neighbors": ("n_neighbors", {"umap"}),
@@ -98,7 +100,11 @@ def fit_manifold_command(
                                                   "geometric from P to 2).", rich_help_panel=AE)] = None,
     patience: Annotated[int | None, typer.Option(help="Early stopping: epochs without improvement (300).",
                                                     rich_help_panel=AE)] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (autoencoder).", rich_help_panel=AE)] = "cpu",
+    subspace: Annotated[int | None, typer.Option(help="Fit in the top-K principal subspace (0: on the full "
+                                                 "vectors; default: K=64 above 20,000 parameters, else 0).",
+                                                 rich_help_panel=AE)] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda (autoencoder; pca's out-of-core products).",
+                                        rich_help_panel=AE)] = "cpu",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads while training (1 is faster on a busy "
                                                 "machine).", rich_help_panel=AE)] = None,
     gamma: Annotated[float | None, typer.Option(help="kpca: rbf gamma (default 1/P).",
@@ -126,15 +132,17 @@ def fit_manifold_command(
         "anchor": anchor, "anchor_weight": anchor_weight, "grid_scale": grid_scale, "grid_weight": grid_weight,
         "spacing_weight": spacing_weight, "epochs": epochs, "seconds": seconds, "lr": lr, "hidden": widths,
         "patience": patience, "threads": threads, "gamma": gamma, "alpha": alpha, "n_neighbors": n_neighbors,
-        "min_dist": min_dist,
+        "min_dist": min_dist, "subspace": subspace,
         "normalise": normalise,
     })
-    if method == "autoencoder":
+    if method in ("autoencoder", "pca"):
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise InvalidSettingError(f"--device {device} but CUDA is not available; use --device cpu")
         hyper["device"] = device
-        if seconds is not None and epochs is None:
-            hyper["epochs"] = None  # the time budget alone sizes the schedule
     elif device != "cpu":
-        raise InvalidSettingError(f"--device applies to autoencoder, not to --method {method}")
+        raise InvalidSettingError(f"--device applies to autoencoder and pca, not to --method {method}")
+    if method == "autoencoder" and seconds is not None and epochs is None:
+        hyper["epochs"] = None  # the time budget alone sizes the schedule
     if method != "pca":
         hyper["seed"] = seed
     if through is not None and method != "random":
@@ -161,6 +169,9 @@ def fit_manifold_command(
         anchors = ", ".join(f"{d:.3f}" for d in report["anchor_distances"]) or "-"
         out.print(f"epochs {report['epochs']} (best {report['best_epoch']}, stopped: {report['stopped']}); "
                   f"anchor distances {anchors}; grid concentration {report['grid_concentration']:.3g}")
+    if report.get("subspace"):
+        out.print(f"fitted in the top-{report['subspace']} principal subspace: mean relative subspace residual "
+                  f"{report['subspace_residual']:.3g} (the floor of the projection error, measured on full vectors)")
     if method == "pca":
         ratios = ", ".join(f"{r:.3f}" for r in report["explained_variance_ratio"][:4])
         out.print(f"explained variance ratio: {ratios}, ...")

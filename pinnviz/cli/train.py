@@ -87,6 +87,8 @@ def train_command(
                                                        "(repeatable).", rich_help_panel=PROBLEM)] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
+    store_dtype: Annotated[str, typer.Option(help="Precision of the stored parameter vectors: float64 or "
+                                             "float32 (half the disk; the losses stay float64).")] = "float64",
     resume_run: Annotated[bool, typer.Option("--resume", help="Continue the interrupted trajectories "
                                              "of --out; other options are read from the store.")] = False,
 ) -> None:
@@ -103,6 +105,7 @@ def train_command(
         loss = loss or physics.problem.default_loss
         config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, steps=steps, seed=seed, seeds=seeds,
                              init_scale=init_scale, log_every=log_every, device=device, dtype=dtype,
+                             store_dtype=store_dtype,
                              lbfgs_after=lbfgs_after, lbfgs_lr=lbfgs_lr, balance=balance,
                              weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points)
         with step_progress(f"train {problem} {loss}", loss) as progress:

@@ -83,17 +83,26 @@ def spacing_loss(Z: torch.Tensor, segments: list[tuple[int, int]]) -> torch.Tens
     return total / max(count, 1)
 
 
-def grid_concentration(decode, X: np.ndarray, segments: list[tuple[int, int]], resolution: int = 25) -> float:
+def grid_concentration(decode, X: np.ndarray, segments: list[tuple[int, int]], resolution: int = 25, *,
+                       residual: np.ndarray | None = None, spans: np.ndarray | None = None) -> float:
     """Mean over a resolution^2 grid of [-1, 1]^2 of the distance from decode(g) to the nearest fitted
     point, divided by that point's trajectory first-to-last distance D (a measure of how tightly the
-    decoded grid hugs the trajectory; smaller with a larger grid scale)."""
+    decoded grid hugs the trajectory; smaller with a larger grid scale).
+
+    For an autoencoder in a principal subspace, `decode` and X are subspace coordinates, `residual`
+    (n,) the norms of the points' components outside it (so distances are exact: decoded points lie in
+    the subspace) and `spans` (n_segments,) each trajectory's D measured on the full vectors.
+    """
     axis = np.linspace(-1.0, 1.0, resolution)
     grid = np.stack(np.meshgrid(axis, axis, indexing="xy"), axis=-1).reshape(-1, 2)
     decoded = decode(grid)
     D = np.empty(len(X))
-    for a, b in segments:
-        D[a:b] = max(np.linalg.norm(X[b - 1] - X[a]), np.finfo(float).tiny)
+    for i, (a, b) in enumerate(segments):
+        span = np.linalg.norm(X[b - 1] - X[a]) if spans is None else spans[i]
+        D[a:b] = max(span, np.finfo(float).tiny)
     sq = (decoded * decoded).sum(1)[:, None] + (X * X).sum(1)[None, :] - 2.0 * decoded @ X.T
+    if residual is not None:
+        sq = sq + (residual**2)[None, :]
     nearest = sq.argmin(axis=1)
     dist = np.sqrt(np.maximum(sq[np.arange(len(grid)), nearest], 0.0))
     return float(np.mean(dist / D[nearest]))

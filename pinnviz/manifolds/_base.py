@@ -125,17 +125,22 @@ def as_latent(Z) -> np.ndarray:
 def check_fit_input(X, segments) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Validate the points to fit on and their trajectory segments."""
     X = as_points(X)
-    if len(X) < 3:
-        raise InvalidSettingError(f"need at least 3 points to fit a 2-D manifold, got {len(X)}")
+    return X, check_segments(len(X), segments)
+
+
+def check_segments(n_points: int, segments) -> list[tuple[int, int]]:
+    """Validate the (start, stop) trajectory segments of n_points points to fit on (default: one)."""
+    if n_points < 3:
+        raise InvalidSettingError(f"need at least 3 points to fit a 2-D manifold, got {n_points}")
     if segments is None:
-        segments = [(0, len(X))]
+        segments = [(0, n_points)]
     segments = [(int(a), int(b)) for a, b in segments]
     covered = sorted(segments)
-    if covered[0][0] != 0 or covered[-1][1] != len(X) or any(
+    if covered[0][0] != 0 or covered[-1][1] != n_points or any(
         b != c for (_, b), (c, _) in zip(covered[:-1], covered[1:], strict=True)
     ) or any(b <= a for a, b in covered):
-        raise InvalidSettingError(f"segments {segments} must tile rows 0..{len(X)} of X without gaps")
-    return X, segments
+        raise InvalidSettingError(f"segments {segments} must tile rows 0..{n_points} of X without gaps")
+    return segments
 
 
 def _jsonable(value):

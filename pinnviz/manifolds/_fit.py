@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from pinnviz.errors import InvalidSettingError, NonFiniteError
-from pinnviz.manifolds._ae_losses import grid_concentration
+from pinnviz.manifolds._outofcore import IN_MEMORY_BYTES, RowSource, row_blocks_of
 from pinnviz.manifolds._persist import save_manifold
 from pinnviz.manifolds._registry import manifold_class
 
@@ -53,6 +53,45 @@ def select_points(run, trajectories: list[str] | None, every: int):
     return names, params, rows, X, segments
 
 
+def select_source(run, trajectories: list[str] | None, every: int):
+    """The selected, thinned rows as a lazy `RowSource` read from the store block by block.
+
+    Returns (names, arrays name -> (params array, length), rows name -> fitted row indices, source,
+    segments). NaN is found while the rows are read (`RowSource` raises NonFiniteError naming the step).
+    """
+    if not isinstance(every, int | np.integer) or every < 1:
+        raise InvalidSettingError(f"every={every} must be an integer >= 1")
+    names = list(trajectories) if trajectories is not None else run.trajectory_names()
+    if not names:
+        where = "selection is empty" if trajectories is not None else f"{run.path} holds no trajectories"
+        raise InvalidSettingError(f"nothing to fit: the trajectory {where}; train one first or pass --trajectories")
+    if len(set(names)) != len(names):
+        raise InvalidSettingError(f"trajectories {names} name one trajectory twice")
+    arrays, rows, steps = {}, {}, {}
+    for name in names:
+        array, length = run.params_array(name)  # unknown names raise here, listing the valid ones
+        if length == 0:
+            raise InvalidSettingError(f"trajectory {name!r} has no rows yet; nothing to fit")
+        arrays[name], rows[name] = (array, length), thinned_rows(length, every)
+        steps[name] = np.asarray(run.trajectory_group(name)["step"][:length])
+    source = RowSource([(n, arrays[n][0], rows[n]) for n in names], steps)
+    bounds = np.cumsum([0] + [len(rows[n]) for n in names])
+    segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return names, arrays, rows, source, segments
+
+
+def selected_bytes(run, trajectories: list[str] | None, every: int) -> int:
+    """Bytes (float64) of the points `select_points` would read; 0 where the selection is invalid."""
+    if not isinstance(every, int | np.integer) or every < 1:
+        return 0
+    try:
+        names = list(trajectories) if trajectories is not None else run.trajectory_names()
+        sizes = [run.params_array(name) for name in names]
+    except Exception:  # the validating reader reports the problem
+        return 0
+    return sum(8 * len(thinned_rows(length, every)) * int(array.shape[1]) for array, length in sizes if length)
+
+
 def fit_manifold(run, method: str, trajectories: list[str] | None = None, every: int = 1,
                  name: str | None = None, *, through: str | None = None, progress=None, save: bool = True,
                  **hyper):
@@ -84,12 +123,22 @@ def fit_manifold(run, method: str, trajectories: list[str] | None = None, every:
         raise InvalidSettingError(
             f"{method} has no setting {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
         )
-    names, params, rows, X, segments = select_points(run, trajectories, every)
+    lazy = selected_bytes(run, trajectories, every) > IN_MEMORY_BYTES
+    if lazy and not getattr(cls, "out_of_core", False):
+        gib = selected_bytes(run, trajectories, every) / 2**30
+        raise InvalidSettingError(
+            f"{method} needs the selected points in memory ({gib:.1f} GiB, above the {IN_MEMORY_BYTES / 2**30:.0f} "
+            f"GiB limit); thin them with --every, or use pca or autoencoder, which read the store block by block")
+    if lazy:
+        names, params, rows, X, segments = select_source(run, trajectories, every)
+    else:
+        names, params, rows, X, segments = select_points(run, trajectories, every)
+        params = {n: (P, len(P)) for n, P in params.items()}
     if method == "random":
         ref = through if through is not None else names[0]
         if ref not in params:
             raise InvalidSettingError(f"through={ref!r} is not one of the selected trajectories {names}")
-        hyper.setdefault("center", params[ref][-1])
+        hyper.setdefault("center", np.asarray(params[ref][0][params[ref][1] - 1], dtype=np.float64))
         hyper.setdefault("layout", run.model.get("layout"))
     manifold = cls(**hyper)
     fit_kwargs = {"segments": segments}
@@ -101,18 +150,18 @@ def fit_manifold(run, method: str, trajectories: list[str] | None = None, every:
 
     coords, errors, fitted, heldout = {}, {}, {}, []
     for traj in names:
-        P, r = params[traj], rows[traj]
-        mask = np.zeros(len(P), dtype=bool)
+        array, length = params[traj]
+        r = rows[traj]
+        mask = np.zeros(length, dtype=bool)
         mask[r] = True
-        coords[traj] = manifold.encode(P)
-        err = np.full(len(P), np.nan)
         held = np.flatnonzero(~mask)
         if manifold.slow_decode and len(held) > SLOW_HELDOUT_ROWS:
             held = held[np.linspace(0, len(held) - 1, SLOW_HELDOUT_ROWS).round().astype(int)]
-        measured = np.concatenate([r, held])
-        err[measured] = manifold.projection_error(P[measured]) if manifold.can_decode else np.nan
-        errors[traj], fitted[traj] = err, mask
-        heldout.append(err[held])
+        measured = np.zeros(length, dtype=bool)
+        measured[np.concatenate([r, held])] = manifold.can_decode
+        coords[traj], errors[traj] = encode_rows(manifold, traj, array, length, measured, run)
+        fitted[traj] = mask
+        heldout.append(errors[traj][held])
     fit_err = np.concatenate([errors[t][rows[t]] for t in names])
     held_err = np.concatenate(heldout)
     report = {
@@ -132,12 +181,40 @@ def fit_manifold(run, method: str, trajectories: list[str] | None = None, every:
         "decodable_fraction": _decodable_fraction(manifold),
     }
     report.update(_method_report(manifold, X, segments))
+    if getattr(manifold, "subspace_", 0):
+        report["subspace"] = int(manifold.subspace_)
+        report["subspace_residual"] = float(np.mean(manifold.subspace_residual_))
     if save:
         save_manifold(run, report["name"], manifold, coords=coords, errors=errors, fitted=fitted, attrs={
             "fitted_on": names, "every": every, "seed": hyper.get("seed"), "seconds": seconds,
             "report": report, **({"through": through or names[0]} if method == "random" else {}),
         })
     return manifold, report
+
+
+def encode_rows(manifold, name: str, array, length: int, measured: np.ndarray, run=None):
+    """Codes (T, 2) of every row of a trajectory and the projection error of the `measured` rows (NaN
+    elsewhere), read and encoded block by block so that a large trajectory is never held whole."""
+    codes, err = np.empty((length, 2)), np.full(length, np.nan)
+    steps = None
+
+    def check(_name, picked, block):
+        nonlocal steps
+        bad = ~np.isfinite(block).all(axis=1)
+        if bad.any():
+            if steps is None and run is not None:
+                steps = np.asarray(run.trajectory_group(name)["step"][:length])
+            first = int(picked[np.flatnonzero(bad)[0]])
+            raise NonFiniteError(f"trajectory {name!r} holds NaN or infinity (first at step "
+                                 f"{int(steps[first]) if steps is not None else first}); it diverged: "
+                                 "leave it out with --trajectories")
+
+    for rows, block in row_blocks_of([(name, array, np.arange(length))], int(array.shape[1]), check=check):
+        codes[rows] = manifold.encode(block)
+        pick = np.flatnonzero(measured[rows])
+        if len(pick):
+            err[rows.start + pick] = manifold.projection_error(block[pick])
+    return codes, err
 
 
 def _nanmean(values: np.ndarray) -> float | None:
@@ -156,11 +233,13 @@ def _method_report(manifold, X, segments) -> dict:
         ratio = manifold.explained_variance_ratio_
         return {"explained_variance_ratio": [float(v) for v in ratio[:10]]}
     if manifold.method == "autoencoder":
-        anchors = manifold.encode(X[manifold.anchor_rows_]) if len(manifold.anchor_rows_) else np.zeros((0, 2))
+        rows = manifold.anchor_rows_
+        points = X.rows(rows) if isinstance(X, RowSource) else X[rows]
+        anchors = manifold.encode(points) if len(rows) else np.zeros((0, 2))
         return {
             "epochs": int(manifold.epochs_), "best_epoch": int(manifold.best_epoch_),
             "stopped": manifold.stopped_, "best_loss": float(manifold.best_loss_),
             "anchor_distances": [float(d) for d in np.linalg.norm(anchors - manifold.anchor_targets_, axis=1)],
-            "grid_concentration": grid_concentration(manifold.decode, X, segments),
+            "grid_concentration": manifold.grid_concentration(X, segments),
         }
     return {}

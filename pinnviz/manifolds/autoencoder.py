@@ -16,6 +16,15 @@ batches of 32 for 40,000-600,000 epochs is far slower. With minibatches, the anc
 anchored points at every step, the grid loss searches the nearest codes over all points with codes
 refreshed once per epoch, and the spacing loss is applied on the first step of each epoch (it needs
 every code). Encoding and decoding run in float64 on the CPU from the stored weights.
+
+Large networks (`subspace`): on P inputs the first layer alone has about P^2 / 4 weights (100 M at
+P = 1 M... far more than the trajectory can determine), so above `SUBSPACE_ABOVE` parameters the
+autoencoder is fitted on the coordinates of the points in their top-k principal subspace (exact PCA by
+the method of snapshots, read from the store block by block), and decodes back through that basis:
+decode(z) = offset + B^T g(z) with B (k, P) orthonormal. The subspace residual ||x - offset - B^T B
+(x - offset)|| / ||x|| of each fitted point is reported beside e_proj, which stays measured on the
+full vectors; e_proj is never below it. The coordinates share one scale (not one per coordinate), so
+the reconstruction loss is the full-space Euclidean error.
 """
 
 from __future__ import annotations
@@ -31,13 +40,18 @@ from pinnviz.manifolds._ae_losses import (
     ANCHORS,
     anchor_loss,
     anchor_targets,
+    grid_concentration,
     grid_loss,
     reconstruction_loss,
     spacing_loss,
 )
-from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted
+from pinnviz.manifolds._base import Manifold, as_latent, as_points, check_fit_input, check_fitted, check_segments
+from pinnviz.manifolds._outofcore import RowSource, snapshot_pca
 
 LN_EPS = 1e-5
+SUBSPACE_ABOVE = 20_000  # parameters above which the autoencoder is fitted in a principal subspace
+DEFAULT_SUBSPACE = 64  # k of that subspace unless given
+MAX_SUBSPACE = 512
 
 
 def geometric_widths(n_params: int, n_hidden: int) -> list[int]:
@@ -97,6 +111,10 @@ class AutoencoderManifold(Manifold):
         2-core machine 1 thread was 2-5x faster than 2.
     batch_size : int or None, default=128
         Minibatch size; None: full batches.
+    subspace : int or None, default=None
+        Fit in the top-k principal subspace of the points (k = `subspace`, at most min(n_points, 512));
+        0: on the full vectors; None: automatic, k = 64 above `SUBSPACE_ABOVE` = 20,000 parameters,
+        full vectors below.
 
     Attributes
     ----------
@@ -106,10 +124,14 @@ class AutoencoderManifold(Manifold):
     anchor_rows_ : (k,) anchored rows of the fitted X, anchor_targets_ : (k, 2)
     history_ : (epochs_,) training loss per epoch
     epochs_, best_epoch_, best_loss_, stopped_, train_seconds_
+    subspace_ : k of the principal subspace, 0 for the full vectors; with k > 0, `offset_` (n_params,),
+        `basis_` (k, n_params) orthonormal rows, `subspace_residual_` (n_points,) relative residual of
+        each fitted point, and `mean_`, `scale_`, `weights_` refer to the k coordinates
     """
 
     method = "autoencoder"
     bounded_latent = True
+    out_of_core = True  # fit() takes a store-backed RowSource (with a principal subspace)
 
     def __init__(self, *, hidden: list[int] | None = None, n_hidden: int = 3, anchor: str = "none",
                  anchor_points: list[int] | None = None, anchor_trajectory: int = 0, anchor_radius: float = 0.8,
@@ -117,7 +139,7 @@ class AutoencoderManifold(Manifold):
                  anchor_weight: float = 10.0, grid_weight: float = 0.01, spacing_weight: float = 0.0,
                  epochs: int = 2000, seconds: float | None = None, lr: float = 1e-3, patience: int = 300,
                  min_delta: float = 1e-3, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-                 threads: int | None = None, batch_size: int | None = 128) -> None:
+                 threads: int | None = None, batch_size: int | None = 128, subspace: int | None = None) -> None:
         self.hidden = hidden
         self.n_hidden = n_hidden
         self.anchor = anchor
@@ -140,6 +162,7 @@ class AutoencoderManifold(Manifold):
         self.dtype = dtype
         self.threads = threads
         self.batch_size = batch_size
+        self.subspace = subspace
 
     # ------------------------------------------------------------------ validation
     def _validate(self, X: np.ndarray, segments) -> None:
@@ -177,30 +200,65 @@ class AutoencoderManifold(Manifold):
             raise bad(f"dtype={self.dtype!r} must be float32 or float64")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise bad(f"device={self.device!r} but CUDA is not available; use device='cpu'")
+        if self.subspace is not None and not 0 <= self.subspace <= min(len(X), MAX_SUBSPACE):
+            raise bad(f"subspace={self.subspace} must be between 0 (full vectors) and min(n_points, "
+                      f"{MAX_SUBSPACE})={min(len(X), MAX_SUBSPACE)}")
+
+    def subspace_size(self, n_points: int, n_params: int) -> int:
+        """k of the principal subspace fitted in (0: the full vectors)."""
+        if self.subspace is not None:
+            return int(self.subspace)
+        return min(DEFAULT_SUBSPACE, n_points) if n_params > SUBSPACE_ABOVE else 0
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, *, segments=None, progress=None) -> AutoencoderManifold:
-        """Train on X (n_points, n_params).
+        """Train on X (n_points, n_params), an array or a store-backed `RowSource` (then in a subspace).
 
         `progress(fraction, epoch, losses)` is called about ten times a second with the elapsed
         fraction of the budget and the current loss terms (floats).
         """
-        X, segments = check_fit_input(X, segments)
-        self._validate(X, segments)
+        if isinstance(X, RowSource):
+            source, segments = X, check_segments(X.n_points, segments)
+        else:
+            X, segments = check_fit_input(X, segments)
+            source = RowSource.from_array(X)
+        self._validate(np.empty((source.n_points, 0)), segments)
+        k = self.subspace_size(source.n_points, source.n_params)
+        if k == 0 and isinstance(X, RowSource):
+            raise InvalidSettingError("autoencoder: on the full vectors it needs the points in memory; "
+                                      "fit it in a principal subspace (subspace=K)")
         before = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            return self._fit(X, segments, progress)
+            if k == 0:
+                self.subspace_ = 0
+                return self._fit(X, segments, progress)
+            return self._fit_subspace(source, segments, k, progress)
         finally:
             torch.set_num_threads(before)
 
-    def _fit(self, X, segments, progress) -> AutoencoderManifold:
+    def _fit_subspace(self, source: RowSource, segments, k: int, progress) -> AutoencoderManifold:
+        t_start = time.perf_counter()
+        pca = snapshot_pca(source, k, device=self.device)
+        residual = pca.residual_norms()
+        ends = source.rows([i for a, b in segments for i in (a, b - 1)])
+        self._fit(pca.coords, segments, progress, shared_scale=True)
+        self.subspace_, self.offset_, self.basis_ = len(pca.components), pca.mean, pca.components
+        self.subspace_residual_ = residual / np.sqrt(np.where(pca.sq_norms > 0, pca.sq_norms, 1.0))
+        self._fit_coords, self._fit_residual = pca.coords, residual
+        self._fit_spans = np.linalg.norm(ends[1::2] - ends[0::2], axis=1)
+        self.train_seconds_ = time.perf_counter() - t_start
+        return self
+
+    def _fit(self, X, segments, progress, shared_scale: bool = False) -> AutoencoderManifold:
         t_start = time.perf_counter()
         device, dtype = torch.device(self.device), getattr(torch, self.dtype)
         n, P = X.shape
         mean, std = X.mean(axis=0), X.std(axis=0)
         scale = np.where(std > 0, std, 1.0)
+        if shared_scale:  # principal coordinates: one scale, so the loss is the Euclidean error
+            scale = np.full(P, float(np.sqrt(np.mean(std**2))) or 1.0)
         hidden = list(self.hidden) if self.hidden is not None else geometric_widths(P, self.n_hidden)
         rows, targets = anchor_targets(self.anchor, segments, radius=self.anchor_radius,
                                        points=self.anchor_points, reference=self.anchor_trajectory)
@@ -325,17 +383,43 @@ class AutoencoderManifold(Manifold):
 
     def encode(self, X) -> np.ndarray:
         check_fitted(self, "weights_")
-        X = as_points(X, n_params=len(self.mean_))
+        if getattr(self, "subspace_", 0):
+            X = as_points(X, n_params=self.basis_.shape[1])
+            X = (X - self.offset_) @ self.basis_.T  # (n, P) @ (P, k)
+        else:
+            X = as_points(X, n_params=len(self.mean_))
         enc, _ = self._networks()
         with torch.no_grad():
             return enc(torch.from_numpy((X - self.mean_) / self.scale_)).numpy()
 
-    def decode(self, Z) -> np.ndarray:
+    def _decode_coefficients(self, Z) -> np.ndarray:
+        """The decoder's output (n, inputs): the vectors, or their subspace coordinates."""
         check_fitted(self, "weights_")
         _, dec = self._networks()
         with torch.no_grad():
             Y = dec(torch.from_numpy(np.ascontiguousarray(as_latent(Z)))).numpy()
         return Y * self.scale_ + self.mean_
+
+    def decode(self, Z) -> np.ndarray:
+        Y = self._decode_coefficients(Z)
+        if getattr(self, "subspace_", 0):
+            return Y @ self.basis_ + self.offset_  # (n, k) @ (k, P)
+        return Y
+
+    def affine_decoder(self):
+        """In a subspace, decode(Z) = coefficients(Z) @ basis + offset: (offset, basis (k, P), coefficients);
+        None on the full vectors."""
+        check_fitted(self, "weights_")
+        if not getattr(self, "subspace_", 0):
+            return None
+        return self.offset_, self.basis_, self._decode_coefficients
+
+    def grid_concentration(self, X, segments) -> float:
+        """`_ae_losses.grid_concentration` of the fitted points X (exact in a subspace, from its residuals)."""
+        if getattr(self, "subspace_", 0):
+            return grid_concentration(self._decode_coefficients, self._fit_coords, segments,
+                                      residual=self._fit_residual, spans=self._fit_spans)
+        return grid_concentration(self.decode, X, segments)
 
     # ------------------------------------------------------------------ persistence
     def get_state(self):
@@ -346,7 +430,10 @@ class AutoencoderManifold(Manifold):
         attrs = {"hidden_": list(self.hidden_), "epochs_": int(self.epochs_), "best_epoch_": int(self.best_epoch_),
                  "best_loss_": float(self.best_loss_), "stopped_": self.stopped_,
                  "train_seconds_": float(self.train_seconds_), "extent_": list(self.extent_),
-                 "weight_names": list(self.weights_)}
+                 "weight_names": list(self.weights_), "subspace_": int(getattr(self, "subspace_", 0))}
+        if attrs["subspace_"]:
+            arrays.update({"offset_": self.offset_, "basis_": self.basis_,
+                           "subspace_residual_": self.subspace_residual_})
         return arrays, attrs
 
     @classmethod
@@ -360,5 +447,9 @@ class AutoencoderManifold(Manifold):
         self.best_loss_, self.stopped_ = float(attrs["best_loss_"]), attrs["stopped_"]
         self.train_seconds_ = float(attrs["train_seconds_"])
         self.extent_ = tuple(attrs["extent_"])
+        self.subspace_ = int(attrs.get("subspace_", 0))
+        if self.subspace_:
+            self.offset_, self.basis_ = arrays["offset_"], arrays["basis_"]
+            self.subspace_residual_ = arrays["subspace_residual_"]
         self._nets = None
         return self

@@ -58,7 +58,8 @@ def check_schema(attrs: dict, path: Path) -> None:
 class Trajectory:
     """One stored trajectory, cut to the rows whose write completed.
 
-    params : (n_rows, n_params) float64; steps : (n_rows,) int64; losses : name -> (n_rows,).
+    params : (n_rows, n_params) float64 (a float32 store is widened); steps : (n_rows,) int64;
+    losses : name -> (n_rows,).
     """
 
     name: str
@@ -115,8 +116,14 @@ class Run:
         n = int(attrs.get("length", 0))
         losses = {k: np.asarray(a[:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
         weights = {k: np.asarray(a[:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
-        return Trajectory(name, np.asarray(group["params"][:n]), np.asarray(group["step"][:n]), losses,
-                          weights, attrs)
+        params = np.asarray(group["params"][:n]).astype(np.float64, copy=False)
+        return Trajectory(name, params, np.asarray(group["step"][:n]), losses, weights, attrs)
+
+    def params_array(self, name: str) -> tuple[zarr.Array, int]:
+        """The stored `params` array of a trajectory, unread, and its recorded length (rows past it are
+        incomplete): for trajectories too large to read whole (`manifolds/_outofcore.py`)."""
+        group = self.trajectory_group(name)
+        return group["params"], int(group.attrs.get("length", 0))
 
     def trajectory_attrs(self, name: str) -> dict:
         return dict(self.trajectory_group(name).attrs)

@@ -10,22 +10,46 @@ from datetime import UTC, datetime
 import numpy as np
 import zarr
 
-from pinnviz.errors import IncompatibleRunError
+from pinnviz.errors import IncompatibleRunError, InvalidSettingError
 from pinnviz.store._arrays import write_array
 
+STORE_DTYPES = ("float64", "float32")
+CHUNK_BYTES = 2 << 20  # one chunk of `params`
+COLUMN_SPLIT_ROWS = 16  # above 16 rows of 2 MiB, `params` chunks split the parameter axis too
 
-def rows_per_block(n_params: int) -> int:
-    """Rows buffered before a flush: about 16 MiB of float64, between 64 and 4096 rows.
+
+def chunk_shape(n_params: int, itemsize: int = 8) -> tuple[int, int]:
+    """Chunks of `params` (rows, columns), about 2 MiB.
+
+    Up to 131,072 float64 parameters, a chunk holds whole rows (between 16 and 1,024 of them). Beyond,
+    a chunk holds 16 rows of a band of columns, so that out-of-core PCA can read column blocks of a
+    large trajectory (`manifolds/_outofcore.py`) and a row is still 16 chunks' worth of a few files.
+    """
+    rows = CHUNK_BYTES // (itemsize * max(n_params, 1))
+    if rows >= COLUMN_SPLIT_ROWS:
+        return int(min(1024, rows)), int(n_params)
+    if n_params * itemsize * COLUMN_SPLIT_ROWS <= 8 * CHUNK_BYTES:  # up to 16 MiB: whole rows, as before
+        return COLUMN_SPLIT_ROWS, int(n_params)
+    return COLUMN_SPLIT_ROWS, int(max(1, CHUNK_BYTES // (itemsize * COLUMN_SPLIT_ROWS)))
+
+
+def rows_per_chunk(n_params: int, itemsize: int = 8) -> int:
+    """Rows of one chunk of `params` (see `chunk_shape`)."""
+    return chunk_shape(n_params, itemsize)[0]
+
+
+def rows_per_block(n_params: int, itemsize: int = 8) -> int:
+    """Rows buffered before a flush: about 16 MiB, between one chunk's rows and 4096 rows.
 
     A flush costs tens of milliseconds of Zarr metadata and chunk writes whatever its size, so
     blocks are large; the writer also flushes every `seconds`, which bounds what a kill can lose.
+    For a large network (1 M parameters: 8 MB a row) the block is one chunk's rows, a whole number
+    of chunks, so that no flush rewrites a chunk written before and the buffer stays bounded
+    (128 MB in float64).
     """
-    return int(min(4096, max(64, (16 << 20) // (8 * max(n_params, 1)))))
-
-
-def rows_per_chunk(n_params: int) -> int:
-    """About 2 MiB of float64 per chunk of `params`, between 16 and 1024 rows."""
-    return int(min(1024, max(16, (2 << 20) // (8 * max(n_params, 1)))))
+    chunk = rows_per_chunk(n_params, itemsize)
+    rows = (16 << 20) // (itemsize * max(n_params, 1))
+    return int(min(4096, max(chunk, rows // chunk * chunk)))
 
 
 class TrajectoryWriter:
@@ -46,10 +70,11 @@ class TrajectoryWriter:
         self.weight_names = [name for name, _ in group["weights"].arrays()] if "weights" in group else []
         self.length = int(group.attrs.get("length", 0))
         self.slot = int(group.attrs.get("resume_slot", 1))
-        self.block = block or rows_per_block(self.n_params)
+        self.store_dtype = np.dtype(group["params"].dtype)
+        self.block = block or rows_per_block(self.n_params, self.store_dtype.itemsize)
         self.seconds = seconds
         self._steps = np.empty(self.block, dtype=np.int64)
-        self._params = np.empty((self.block, self.n_params), dtype=np.float64)
+        self._params = np.empty((self.block, self.n_params), dtype=self.store_dtype)
         self._losses = {name: np.empty(self.block) for name in self.loss_names}
         self._weights = {name: np.empty(self.block) for name in self.weight_names}
         self._n = 0
@@ -61,12 +86,16 @@ class TrajectoryWriter:
 
     @classmethod
     def create(cls, parent: zarr.Group, name: str, n_params: int, loss_names, attrs: dict, *,
-               weight_names=(), block: int | None = None, seconds: float = 5.0) -> TrajectoryWriter:
+               weight_names=(), block: int | None = None, seconds: float = 5.0,
+               store_dtype: str = "float64") -> TrajectoryWriter:
+        """Create `parent/<name>` and its arrays; `store_dtype` ("float64" or "float32") is that of `params`."""
         if name in parent:
             raise IncompatibleRunError(f"trajectory {name!r} already exists; choose another --name")
+        if store_dtype not in STORE_DTYPES:
+            raise InvalidSettingError(f"store dtype {store_dtype!r} must be one of {', '.join(STORE_DTYPES)}")
         group = parent.create_group(name)
-        chunk = rows_per_chunk(n_params)
-        group.create_array("params", shape=(0, n_params), chunks=(chunk, n_params), dtype="float64",
+        chunks = chunk_shape(n_params, np.dtype(store_dtype).itemsize)
+        group.create_array("params", shape=(0, n_params), chunks=chunks, dtype=store_dtype,
                            dimension_names=("step", "param"), fill_value=np.nan)
         group.create_array("step", shape=(0,), chunks=(4096,), dtype="int64", dimension_names=("step",))
         losses = group.create_group("loss")
@@ -80,6 +109,7 @@ class TrajectoryWriter:
                                      dimension_names=("step",), fill_value=np.nan)
         group.update_attributes({
             **attrs,
+            "store_dtype": store_dtype,
             "status": "running",
             "length": 0,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),

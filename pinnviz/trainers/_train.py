@@ -13,6 +13,7 @@ import torch
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, NonFiniteError, unknown_name
 from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run, TrajectoryWriter, create_run, open_run
+from pinnviz.store._writer import STORE_DTYPES
 from pinnviz.trainers._balance import BALANCERS, Balancer, make_balancer
 from pinnviz.trainers._optim import (
     OPTIMIZERS,
@@ -42,6 +43,7 @@ class TrainConfig:
     log_every: int = 1
     device: str = "cpu"
     dtype: str = "float64"
+    store_dtype: str = "float64"  # of the stored parameter vectors ("float32" halves the store)
     # L-BFGS ("lbfgs", or "adam+lbfgs" switching at step `lbfgs_after`); one iteration per step
     lbfgs_after: int = 0
     lbfgs_lr: float = 1.0
@@ -73,6 +75,8 @@ class TrainConfig:
                 raise InvalidSettingError(f"{label}={value} must be >= 1")
         if self.dtype not in DTYPES:
             raise unknown_name("dtype", self.dtype, DTYPES)
+        if self.store_dtype not in STORE_DTYPES:
+            raise unknown_name("store dtype", self.store_dtype, STORE_DTYPES)
         for label, value, low in (("steps", self.steps, 0), ("seeds", self.seeds, 1),
                                   ("log_every", self.log_every, 1)):
             if int(value) < low:
@@ -120,7 +124,8 @@ def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None
                  "batch": batch_id, "batch_index": k, "objective": config.loss,
                  "init": {"kind": "pytorch-default", "scale": config.init_scale}}
         writers.append(TrajectoryWriter.create(run.group["trajectories"], traj, physics.net.n_params,
-                                               physics.names, attrs, weight_names=_components(physics, config)))
+                                               physics.names, attrs, weight_names=_components(physics, config),
+                                               store_dtype=config.store_dtype))
     theta0 = initial_parameters(physics, config)
     _run_loop(physics, config, writers, theta0, start_step=0, progress=progress)
     return names
@@ -158,8 +163,11 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
             theta0, start, rows = initial_parameters(physics, config), 0, None
         else:
             states = [w.read_resume() for w in writers]
-            theta0 = torch.stack([torch.as_tensor(run.group[f"trajectories/{n}/params"][w.length - 1])
-                                  for n, w in zip(names, writers, strict=True)])
+            # a float32 store keeps the unrounded last vector in its resume slot ("theta")
+            theta0 = torch.stack([torch.as_tensor(s[0]["theta"] if "theta" in s[0] else
+                                                  run.group[f"trajectories/{n}/params"][w.length - 1]
+                                                  ).to(torch.float64)
+                                  for n, w, s in zip(names, writers, states, strict=True)])
             start = int(states[0][1]["step"])
             if any(int(s[1]["step"]) != start for s in states):
                 raise IncompatibleRunError(f"trajectories {names} of one batch stopped at different steps")
@@ -336,6 +344,8 @@ def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weigh
                 resume_state.update({f"bal_{key}": value for key, value in balance_state[k].items()})
             if rng is not None:  # the sampler state before this row's quadrature was drawn
                 resume_state["rng"] = rng.numpy()
+            if writer.store_dtype != np.float64:  # the stored row is rounded: resume from the exact vector
+                resume_state["theta"] = params[k]
             writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
     if progress is not None:
         progress(step, total, values)
