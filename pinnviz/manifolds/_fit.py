@@ -127,7 +127,7 @@ def fit_manifold(run, method: str, trajectories: list[str] | None = None, every:
     if lazy and not getattr(cls, "out_of_core", False):
         gib = selected_bytes(run, trajectories, every) / 2**30
         raise InvalidSettingError(
-            f"{method} needs the selected points in memory ({gib:.1f} GiB, above the {IN_MEMORY_BYTES / 2**30:.0f} "
+            f"{method} needs the selected points in memory ({gib:.2f} GiB, above the {IN_MEMORY_BYTES / 2**30:.2f} "
             f"GiB limit); thin them with --every, or use pca or autoencoder, which read the store block by block")
     if lazy:
         names, params, rows, X, segments = select_source(run, trajectories, every)

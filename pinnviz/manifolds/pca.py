@@ -41,6 +41,7 @@ class PCAManifold(Manifold):
     """
 
     method = "pca"
+    out_of_core = True  # fit() takes a store-backed RowSource
 
     def __init__(self, *, solver: str = "auto", device: str = "cpu") -> None:
         self.solver = solver
