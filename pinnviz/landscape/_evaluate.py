@@ -11,6 +11,7 @@ import torch
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.landscape._data import LandscapeData, TrajectoryDiagnostics, save_landscape
 from pinnviz.manifolds import Manifold, load_manifold, manifold_info
+from pinnviz.manifolds._outofcore import MEMORY_BUDGET, row_blocks_of
 from pinnviz.store import Run
 from pinnviz.trainers import DTYPES
 
@@ -63,24 +64,104 @@ def _finite_or_nan(values: torch.Tensor) -> np.ndarray:
     return array
 
 
-def trajectory_diagnostics(manifold: Manifold, params: np.ndarray, steps: np.ndarray, evaluate,
-                           names: Sequence[str]) -> TrajectoryDiagnostics:
-    """Projection error and loss error of each point m of one trajectory (rows it was fitted on)."""
-    codes = manifold.encode(params)
-    recon = manifold.decode(codes)
-    diff = np.linalg.norm(params - recon, axis=1)
-    norm = np.linalg.norm(params, axis=1)
-    true = evaluate(params)
-    at_projection = evaluate(recon)
-    diag = TrajectoryDiagnostics(codes, steps, diff, diff / np.where(norm > 0, norm, 1.0))
+def trajectory_diagnostics(manifold: Manifold, params, steps: np.ndarray, evaluate,
+                           names: Sequence[str], *, rows: np.ndarray | None = None,
+                           on_block: Callable[[np.ndarray], None] | None = None) -> TrajectoryDiagnostics:
+    """Projection error and loss error of each point m of one trajectory (rows it was fitted on).
+
+    `params` is an array (T, P) or a stored Zarr array read `rows` (default: all) a memory-sized
+    block at a time, so a large trajectory is never held whole; `on_block(block)` sees each block.
+    """
+    rows = np.arange(len(steps)) if rows is None else np.asarray(rows)
+    parts: dict[str, list] = {"codes": [], "diff": [], "norm": [], "true": [], "proj": []}
+    for _, block in row_blocks_of([("", params, rows)], int(params.shape[1]), vector_budget(4)):
+        codes = manifold.encode(block)
+        recon = manifold.decode(codes)
+        parts["codes"].append(codes)
+        parts["diff"].append(np.linalg.norm(block - recon, axis=1))
+        parts["norm"].append(np.linalg.norm(block, axis=1))
+        parts["true"].append(evaluate(block))
+        parts["proj"].append(evaluate(recon))
+        if on_block is not None:
+            on_block(block)
+    diff, norm = np.concatenate(parts["diff"]), np.concatenate(parts["norm"])
+    diag = TrajectoryDiagnostics(np.concatenate(parts["codes"]), steps[rows], diff,
+                                 diff / np.where(norm > 0, norm, 1.0))
     for name in names:
-        gap = np.abs(true[name] - at_projection[name])
-        span = np.nanmax(true[name]) - np.nanmin(true[name])
-        diag.true_loss[name] = true[name]
-        diag.loss_at_projection[name] = at_projection[name]
-        diag.relative_loss_error[name] = gap / np.maximum(np.abs(true[name]), np.finfo(float).tiny)
+        true = np.concatenate([v[name] for v in parts["true"]])
+        at_projection = np.concatenate([v[name] for v in parts["proj"]])
+        gap = np.abs(true - at_projection)
+        span = np.nanmax(true) - np.nanmin(true)
+        diag.true_loss[name] = true
+        diag.loss_at_projection[name] = at_projection
+        diag.relative_loss_error[name] = gap / np.maximum(np.abs(true), np.finfo(float).tiny)
         diag.range_loss_error[name] = gap / (span if span > 0 else 1.0)
     return diag
+
+
+def vector_budget(copies: int) -> int:
+    """Bytes per copy when `copies` (n, P) float64 arrays of one block are alive at once."""
+    return max(1, MEMORY_BUDGET // copies)
+
+
+def vectors_per_chunk(n_params: int, cap: int = 256) -> int:
+    """Grid points decoded and evaluated at a time: the decoded float64 block, its tensor and the
+    evaluation's working set within `MEMORY_BUDGET` (256 at small P; 21 at 1 M parameters)."""
+    return int(max(1, min(cap, MEMORY_BUDGET // (3 * 8 * max(n_params, 1)))))
+
+
+class DataDistance:
+    """Distance from decoded grid vectors to the nearest fitted point, without holding both at large P.
+
+    For an affine decoder, decode(Z) = C(Z) B + o with B (k, P), so ||decode(z) - d||^2 =
+    C G C^T - 2 C M^T + q with G = B B^T (k, k), M = (d - o) B^T (n_data, k) and q = ||d - o||^2,
+    accumulated in one pass over the data (`add`). Otherwise the fitted points are kept (on the
+    evaluation device) while they fit in `MEMORY_BUDGET`, else streamed from the store per grid chunk.
+    """
+
+    def __init__(self, manifold: Manifold, device, dtype) -> None:
+        factors = getattr(manifold, "affine_decoder", lambda: None)()
+        self.affine = factors is not None
+        if self.affine:
+            self.offset, self.basis, self.coefficients = factors
+            self.gram = self.basis @ self.basis.T  # (k, k)
+        self.device, self.dtype = device, dtype
+        self.M, self.q, self.points, self.sources, self.kept = [], [], [], [], 0
+
+    def add(self, block: np.ndarray) -> None:
+        if self.affine:
+            centred = block - self.offset
+            self.M.append(centred @ self.basis.T)  # (b, P) @ (P, k)
+            self.q.append((centred * centred).sum(axis=1))
+        elif self.points is not None:  # kept while they fit the budget, else streamed later
+            self.kept += block.nbytes
+            self.points = self.points + [block] if self.kept <= MEMORY_BUDGET else None
+
+    def add_stored(self, array, rows: np.ndarray) -> None:
+        """Fitted rows of a stored trajectory, for the fallback that cannot keep them."""
+        self.sources.append(("", array, rows))
+
+    def finish(self) -> None:
+        if self.affine:
+            self.M, self.q = np.concatenate(self.M), np.concatenate(self.q)
+        elif self.points:
+            self.data = torch.as_tensor(np.concatenate(self.points)).to(self.device, self.dtype)
+        else:
+            self.data = None
+        self.points = None
+
+    def __call__(self, Z: np.ndarray, decoded: torch.Tensor) -> np.ndarray:
+        if self.affine:
+            C = self.coefficients(Z)
+            sq = ((C @ self.gram) * C).sum(axis=1)[:, None] - 2.0 * C @ self.M.T + self.q[None, :]
+            return np.sqrt(np.maximum(sq.min(axis=1), 0.0))
+        if self.data is not None:
+            return nearest_distance(decoded, self.data).to("cpu", torch.float64).numpy()
+        best = torch.full((len(decoded),), float("inf"), dtype=torch.float64)
+        for _, block in row_blocks_of(self.sources, int(decoded.shape[1]), vector_budget(2)):
+            data = torch.as_tensor(block).to(self.device, self.dtype)
+            best = torch.minimum(best, nearest_distance(decoded, data).to("cpu", torch.float64))
+        return best.numpy()
 
 
 def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 100,
@@ -150,57 +231,69 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
     g0, g1 = np.meshgrid(axis_0, axis_1)  # (R1, R0) each: row i1, column i0
     Z = np.stack([g0.ravel(), g1.ravel()], axis=1)
 
-    start = time.perf_counter()
-    decoded = decode_in_chunks(manifold, Z, 256 if not getattr(manifold, "slow_decode", False) else 25, progress)
-    decode_seconds = time.perf_counter() - start
-    undecodable = ~np.isfinite(decoded).all(axis=1)
-    if undecodable.any():
-        notes.append(f"{int(undecodable.sum())} of {len(Z)} grid points could not be decoded (blank)")
-
-    theta = torch.as_tensor(np.nan_to_num(decoded)).to(device, torch_dtype)
-    batch = physics.prepare(theta[:1])  # one quadrature for the whole map and the diagnostics
-    start = time.perf_counter()
-    done = [0]
-
-    def advance(n: int) -> None:
-        done[0] += n
-        if progress is not None:
-            progress("evaluate", done[0], len(Z))
-
-    values = physics.evaluate(theta, names, chunk=chunk, batch=batch, progress=advance)
-    evaluate_seconds = time.perf_counter() - start
-    grids = {}
-    for loss in names:
-        grid = _finite_or_nan(values[loss])
-        grid[undecodable] = np.nan
-        grids[loss] = grid.reshape(len(axis_1), len(axis_0))
+    quadrature = physics.prepare(torch.zeros((1, physics.net.n_params), dtype=torch_dtype, device=device))
 
     def evaluate(params: np.ndarray) -> dict[str, np.ndarray]:
         bad = ~np.isfinite(params).all(axis=1)
         tensor = torch.as_tensor(np.nan_to_num(params)).to(device, torch_dtype)
-        result = {k: _finite_or_nan(v) for k, v in physics.evaluate(tensor, names, chunk=chunk, batch=batch).items()}
+        values = physics.evaluate(tensor, names, chunk=chunk, batch=quadrature)
+        result = {k: _finite_or_nan(v) for k, v in values.items()}
         for v in result.values():
             v[bad] = np.nan
         return result
 
-    fitted_params, trajectories = [], {}
+    # diagnostics first: the same pass over the fitted points prepares the data-distance map
+    distance_to_data = DataDistance(manifold, device, torch_dtype)
+    diagnostics = {}
     for i, traj in enumerate(info.get("fitted_on", [])):
-        stored = run.trajectory(traj)
-        rows = np.flatnonzero(info["fitted"][traj]) if traj in info.get("fitted", {}) else np.arange(len(stored.steps))
-        params = stored.params[rows]
-        fitted_params.append(params)
-        trajectories[traj] = trajectory_diagnostics(manifold, params, stored.steps[rows], evaluate, names)
+        array, length = run.params_array(traj)
+        steps = np.asarray(run.trajectory_group(traj)["step"][:length])
+        fitted = info.get("fitted", {})
+        rows = np.flatnonzero(fitted[traj]) if traj in fitted else np.arange(length)
+        diagnostics[traj] = trajectory_diagnostics(manifold, array, steps, evaluate, names, rows=rows,
+                                                    on_block=distance_to_data.add)
+        distance_to_data.add_stored(array, rows)
         if progress is not None:
             progress("diagnostics", i + 1, len(info["fitted_on"]))
-    data = torch.as_tensor(np.concatenate(fitted_params)).to(device, torch_dtype)
-    distance = nearest_distance(theta, data).to("cpu", torch.float64).numpy()
+    distance_to_data.finish()
+
+    # the grid, a memory-sized chunk at a time: decoded, evaluated, measured, dropped
+    step = 25 if getattr(manifold, "slow_decode", False) else vectors_per_chunk(physics.net.n_params)
+    flat = {loss: np.full(len(Z), np.nan) for loss in names}
+    distance, undecodable = np.full(len(Z), np.nan), np.zeros(len(Z), dtype=bool)
+    decode_seconds = evaluate_seconds = 0.0
+    for start in range(0, len(Z), step):
+        part = slice(start, min(start + step, len(Z)))
+        t0 = time.perf_counter()
+        decoded = manifold.decode(Z[part])
+        decode_seconds += time.perf_counter() - t0
+        if progress is not None:
+            progress("decode", part.stop, len(Z))
+        bad = ~np.isfinite(decoded).all(axis=1)
+        undecodable[part] = bad
+        theta = torch.as_tensor(np.nan_to_num(decoded)).to(device, torch_dtype)
+        del decoded
+        t0 = time.perf_counter()
+        values = physics.evaluate(theta, names, chunk=chunk, batch=quadrature)
+        evaluate_seconds += time.perf_counter() - t0
+        for loss in names:
+            flat[loss][part] = _finite_or_nan(values[loss])
+        distance[part] = distance_to_data(Z[part], theta)
+        if progress is not None:
+            progress("evaluate", part.stop, len(Z))
+    if undecodable.any():
+        notes.append(f"{int(undecodable.sum())} of {len(Z)} grid points could not be decoded (blank)")
     distance[undecodable] = np.nan
+    grids = {}
+    for loss in names:
+        flat[loss][undecodable] = np.nan
+        grids[loss] = flat[loss].reshape(len(axis_1), len(axis_0))
 
     result = LandscapeData(
         name=name or manifold_name or manifold.method,
         axis_0=axis_0, axis_1=axis_1, losses=grids,
         data_distance=distance.reshape(len(axis_1), len(axis_0)),
-        extrapolated=extrapolated, trajectories=trajectories,
+        extrapolated=extrapolated, trajectories=diagnostics,
         attrs={
             "manifold": manifold_name or "", "method": manifold.method, "resolution": int(resolution),
             "extent": [float(v) for v in extent], "fitted_box": [float(v) for v in box], "margin": float(margin),

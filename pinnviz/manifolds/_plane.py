@@ -25,6 +25,11 @@ class PlaneManifold(Manifold):
         check_fitted(self, "directions_")
         return self.center_ + as_latent(Z) @ self.directions_  # (n, 2) @ (2, P)
 
+    def affine_decoder(self):
+        """decode(Z) = coefficients(Z) @ basis + offset: (center (P,), directions (2, P), coefficients)."""
+        check_fitted(self, "directions_")
+        return self.center_, self.directions_, as_latent
+
     def get_state(self):
         check_fitted(self, "directions_")
         return {"center_": self.center_, "directions_": self.directions_}, {"extent_": list(self.extent_)}
