@@ -10,7 +10,7 @@ peak resident memory read from `os.wait4` (the kernel's ru_maxrss of that very p
   subspace one side by side.
 
     python benchmarks/bench_scale.py [--workdir DIR] [--rows 1000] [--width 1000] [--store-dtype float32]
-                                     [--ae-seconds 60] [--resolution 50] [--skip-large] [--keep]
+                                     [--ae-seconds 60] [--resolution 50] [--skip-large|--skip-small] [--keep]
 
 The large store is ~4 GB (float32) or ~8 GB (float64) on disk; it is deleted at the end unless --keep.
 Timings are one run on a shared machine: read the ratios and the memory, not the seconds.
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--ae-seconds", type=float, default=60.0)
     parser.add_argument("--resolution", type=int, default=50)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-small", action="store_true")
     parser.add_argument("--keep", action="store_true", help="Keep the stores.")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pinnviz-scale-"))
@@ -119,9 +120,10 @@ def main() -> None:
     log = workdir / "bench_scale.log"
     results = {"settings": {k: str(v) for k, v in vars(args).items()}}
     try:
-        results["small"] = one_net("small net", workdir / "small.zarr", log, args, args.small_width,
-                                   [("ae-direct", ["--subspace", "0"]),
-                                    ("ae-subspace", ["--subspace", str(min(64, args.rows))])])
+        if not args.skip_small:
+            results["small"] = one_net("small net", workdir / "small.zarr", log, args, args.small_width,
+                                       [("ae-direct", ["--subspace", "0"]),
+                                        ("ae-subspace", ["--subspace", str(min(64, args.rows))])])
         if not args.skip_large:
             results["large"] = one_net("large net", workdir / "large.zarr", log, args, args.width,
                                        [("ae-subspace", [])])
