@@ -174,3 +174,27 @@ def test_snapshot_pca_on_cuda_equals_cpu():
     cpu = snapshot_pca(RowSource.from_array(X), 4)
     gpu = snapshot_pca(RowSource.from_array(X), 4, device="cuda")
     np.testing.assert_allclose(gpu.components, cpu.components, atol=1e-9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cli_end_to_end_on_cuda(tmp_path):
+    path = tmp_path / "run.zarr"
+    for args in (["train", "poisson1d", "--steps", "20", "--device", "cuda", "--out", str(path)],
+                 ["fit-manifold", str(path), "--method", "pca", "--device", "cuda"],
+                 ["fit-manifold", str(path), "--method", "autoencoder", "--subspace", "5", "--epochs", "20",
+                  "--device", "cuda", "--name", "ae"],
+                 ["landscape", str(path), "-m", "ae", "--resolution", "6", "--device", "cuda"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    cpu = tmp_path / "cpu.zarr"
+    assert runner.invoke(app, ["train", "poisson1d", "--steps", "20", "--out", str(cpu)]).exit_code == 0
+    np.testing.assert_allclose(open_run(path).trajectory("pinn-adam-seed0").params,
+                               open_run(cpu).trajectory("pinn-adam-seed0").params, rtol=1e-8, atol=1e-10)
+
+
+def test_cuda_is_refused_cleanly_without_it(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available")
+    result = runner.invoke(app, ["train", "--steps", "2", "--device", "cuda", "--out", str(tmp_path / "r.zarr")])
+    assert result.exit_code == 2 and "CUDA is not available" in result.stderr
+    assert not (tmp_path / "r.zarr").exists()
