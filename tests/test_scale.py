@@ -163,6 +163,9 @@ def test_store_dtype_float32_is_recorded_and_resumes_exactly(tmp_path):
     stored = run.trajectory("f32").params
     assert stored.dtype == np.float64  # widened on read
     np.testing.assert_allclose(stored, exact.astype(np.float32), rtol=0, atol=0)  # training stayed float64
+    summary = run.trajectory("f32", params=False)  # what `info` and train's table read: no vectors
+    assert summary.params.shape == (0, 480) and len(summary.steps) == 31
+    np.testing.assert_array_equal(summary.losses["pinn"], run.trajectory("f32").losses["pinn"])
     bad = runner.invoke(app, ["train", "--steps", "3", "--store-dtype", "float16", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown store dtype 'float16'" in bad.stderr
     assert not (tmp_path / "x").exists()

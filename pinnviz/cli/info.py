@@ -17,7 +17,7 @@ from pinnviz.store._manage import names_of
 
 def trajectory_summary(run: Run, name: str) -> dict:
     """Settings, rows, status and final losses of one trajectory (JSON-ready)."""
-    traj = run.trajectory(name)
+    traj = run.trajectory(name, params=False)  # a summary never reads the (possibly huge) vectors
     attrs = traj.attrs
     final = {k: float(v[-1]) for k, v in traj.losses.items()} if len(traj.steps) else {}
     return {

@@ -109,15 +109,21 @@ class Run:
             raise unknown_name(f"trajectory in {self.path}", name, names)
         return self.group[f"trajectories/{name}"]
 
-    def trajectory(self, name: str) -> Trajectory:
-        """Read one trajectory: rows beyond its recorded length (a write cut short) are dropped."""
+    def trajectory(self, name: str, *, params: bool = True) -> Trajectory:
+        """Read one trajectory: rows beyond its recorded length (a write cut short) are dropped.
+
+        `params=False` leaves the parameter vectors unread (an empty (0, n_params) array): for
+        summaries of trajectories too large to read (1,000 rows of 1 M parameters are 8 GB).
+        """
         group = self.trajectory_group(name)
         attrs = dict(group.attrs)
         n = int(attrs.get("length", 0))
         losses = {k: np.asarray(a[:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
         weights = {k: np.asarray(a[:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
-        params = np.asarray(group["params"][:n]).astype(np.float64, copy=False)
-        return Trajectory(name, params, np.asarray(group["step"][:n]), losses, weights, attrs)
+        stored = group["params"]
+        vectors = (np.asarray(stored[:n]).astype(np.float64, copy=False) if params
+                   else np.zeros((0, stored.shape[1])))
+        return Trajectory(name, vectors, np.asarray(group["step"][:n]), losses, weights, attrs)
 
     def params_array(self, name: str) -> tuple[zarr.Array, int]:
         """The stored `params` array of a trajectory, unread, and its recorded length (rows past it are
