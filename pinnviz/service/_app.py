@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pinnviz.errors import PinnvizError, UnknownNameError
 from pinnviz.service import _read
 from pinnviz.service._figures import MEDIA_TYPES, landscape_figure_bytes, probe_figure_bytes, probe_kind
-from pinnviz.service._jobs import JobError, JobManager, cli_command
+from pinnviz.service._jobs import JobError, JobManager, cli_command, subcommand_names
 from pinnviz.service._scan import StoreEntry, scan_stores, store_signature
 from pinnviz.service._security import Guard, allowed_hosts
 
@@ -274,7 +274,7 @@ def create_app(root: str | Path, *, token: str, host: str = "127.0.0.1", port: i
         path = KINDS[kind] + ((probe,) if kind == "probe" and probe else ())
         command = cli_command(path)
         if kind == "probe" and not probe:
-            return _json({"probes": sorted(command.commands)})
+            return _json({"probes": subcommand_names(command)})
         options = []
         for p in command.params:
             if hasattr(p, "is_flag") and p.name != "help":

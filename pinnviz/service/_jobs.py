@@ -76,11 +76,20 @@ def cli_command(path: tuple[str, ...]):
     import typer.main
 
     from pinnviz.cli import app
+    from pinnviz.cli._lazy import load_command
 
     command = typer.main.get_command(app)
     for part in path:
+        lazy = getattr(command, "lazy_commands", {})
+        if part not in command.commands and part in lazy:  # imported only when first used, as the CLI does
+            command.commands[part] = load_command(part, lazy[part][0])
         command = command.commands[part]
     return command
+
+
+def subcommand_names(command) -> list[str]:
+    """The names under a (lazy) command group."""
+    return sorted({*command.commands, *getattr(command, "lazy_commands", {})})
 
 
 def _is_path(param) -> bool:
@@ -203,7 +212,7 @@ class JobManager:
             raise unknown_name("job kind", kind, KINDS)
         path = KINDS[kind]
         if kind == "probe":
-            probes = sorted(cli_command(path).commands)
+            probes = subcommand_names(cli_command(path))
             if probe not in probes:
                 raise unknown_name("probe", str(probe), probes)
             path = (*path, probe)
