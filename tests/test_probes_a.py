@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from pinnviz.cli import app
@@ -276,8 +278,14 @@ def test_cli_runs_probes_and_writes_figures(store, tmp_path):
                  ["hessian-plane", "-t", "drm-seed1", "--name", "hp"]):
         result = runner.invoke(app, ["probe", args[0], str(store), *args[1:]])
         assert result.exit_code == 0, result.output
-    for name in ("mli.png", "walk.svg", "mc.png", "rp.pdf", "sp.png"):
-        assert (tmp_path / name).stat().st_size > 1000
+    # each file is the figure of what the probe stored: the same figure drawn from the store is identical
+    run = _run(store)
+    for name, fig in (("mli.png", mli_figure(load_probe(run, "mli"))),
+                      ("mc.png", mode_connectivity_figure([load_probe(run, "mode-connectivity-drm-seed0-drm-seed1")])),
+                      ("sp.png", spectrum_figure([load_probe(run, "spectrum-drm-seed1")]))):
+        np.testing.assert_array_equal(imread(tmp_path / name), imread(save_figure(fig, tmp_path / f"again-{name}")))
+    assert ET.parse(tmp_path / "walk.svg").getroot().tag.endswith("svg")
+    assert (tmp_path / "rp.pdf").read_bytes().startswith(b"%PDF")
 
 
 @pytest.mark.parametrize(("args", "text"), [
@@ -304,4 +312,12 @@ def test_cli_missing_store(tmp_path):
 def test_figures_save(store, tmp_path):
     run = _run(store)
     mli(run, points=5)
-    assert save_figure(mli_figure(load_probe(run, "mli")), tmp_path / "m.png").stat().st_size > 1000
+    fig = mli_figure(load_probe(run, "mli"))
+    image = imread(save_figure(fig, tmp_path / "m.png"))
+    assert image.shape[:2] == (round(fig.get_figheight() * fig.dpi), round(fig.get_figwidth() * fig.dpi))
+    assert float(image[..., :3].std()) > 0.05  # not blank
+    curves = [line for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) == 5]
+    stored = load_probe(run, "mli")[0]["curves"]
+    assert len(curves) >= len(stored)
+    for line in curves[: len(stored)]:
+        assert any(np.allclose(line.get_ydata(), row) for row in stored)  # the stored curves are what is drawn
