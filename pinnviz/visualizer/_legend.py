@@ -29,21 +29,31 @@ def marker_boxes(ax: Axes) -> list[Bbox]:
 
 
 class MarkerAwareLegend(Legend):
-    """`loc="best"`, where covering a start or end marker costs more than covering everything else.
+    """`loc="best"` that first avoids the start and end markers, then what matplotlib's "best" avoids.
 
     matplotlib's "best" counts the line vertices, scatter offsets and patches under each candidate
-    position and takes the least; a few markers among thousands of trajectory points would count for
-    little. Each marker box is counted as often as all other items together plus one, so a position
-    that hides a marker is chosen only when every position does.
+    position and takes the least; a few markers among thousands of trajectory points count for
+    little there. Here the candidates are ranked by how many marker boxes they overlap first, so a
+    position that hides a marker is chosen only when every position does.
     """
 
-    def _auto_legend_data(self, renderer):
-        bboxes, lines, offsets = super()._auto_legend_data(renderer)
+    def _find_best_position(self, width, height, renderer):
+        bboxes, lines, offsets = self._auto_legend_data(renderer)
+        offsets = np.asarray(offsets, dtype=float).reshape(-1, 2)
         markers = marker_boxes(self.parent)
-        if markers:
-            weight = 1 + len(bboxes) + len(offsets) + sum(2 * len(line.vertices) for line in lines)
-            bboxes = list(bboxes) + markers * weight
-        return bboxes, lines, offsets
+        size = Bbox.from_bounds(0, 0, width, height)
+        candidates = []
+        for code in range(1, len(self.codes)):  # every location but "best" itself
+            left, bottom = self._get_anchored_bbox(code, size, self.get_bbox_to_anchor(), renderer)
+            box = Bbox.from_bounds(left, bottom, width, height)
+            hidden = box.count_overlaps(markers) if markers else 0
+            covered = (sum(box.count_contains(line.vertices) for line in lines) + box.count_contains(offsets)
+                       + (box.count_overlaps(bboxes) if bboxes else 0)
+                       + sum(line.intersects_bbox(box, filled=False) for line in lines))
+            candidates.append((hidden, covered, code, (left, bottom)))
+            if hidden == 0 and covered == 0:
+                break
+        return min(candidates)[3]
 
 
 def add_marker_aware_legend(ax: Axes, handles, **options) -> Legend:
