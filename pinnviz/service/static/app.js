@@ -5,7 +5,7 @@ import { landscapePage } from "./landscape.js";
 import { probesPage } from "./probes.js";
 import { runPage } from "./run.js";
 import { runsPage } from "./runs.js";
-import { el } from "./util.js";
+import { el, status } from "./util.js";
 
 const routes = [
   [/^#?\/?$/, runsPage],
@@ -19,6 +19,7 @@ let cleanup = null;
 
 async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
+  status("");
   const [path, query] = location.hash.split("?");
   const params = new URLSearchParams(query || "");
   // each visit draws into a fresh container: a slow request of the page left behind lands in a detached node

@@ -1,7 +1,7 @@
 // Probes: each stored probe drawn from its stored arrays (curves against their natural axis, matrices
 // as maps), and the visualizer's own figure on request.
 
-import { allPositive, api, el, enc, PLOT_CONFIG, setCrumbs } from "./util.js";
+import { allPositive, api, el, enc, logAxis, PLOT_CONFIG, setCrumbs } from "./util.js";
 
 const AXES = ["alpha", "t", "step", "steps", "distance", "dims", "radii", "scales", "scale", "widths", "x", "eigenvalue_index"];
 
@@ -16,11 +16,15 @@ function figuresFor(detail) {
   for (const [key, a] of Object.entries(arrays)) {
     if (a.dtype === "bool" || AXES.includes(key.split("/").pop()) || !a.shape.length) continue;
     const axis = axes.find(([k, x]) => k !== key && x.shape[0] === a.shape.at(-1)) || axes.find(([k, x]) => k !== key && x.shape[0] === a.shape[0]);
-    const log = allPositive([flatNumbers(a.values)]) ? "log" : "linear";
+    const values = flatNumbers(a.values);
+    const yaxis = allPositive([values]) ? logAxis([values]) : {};
     const layout = { title: { text: `${key} ${JSON.stringify(a.shape)}`, font: { size: 12 } }, height: 260,
-                     margin: { l: 55, r: 10, t: 30, b: 35 }, showlegend: false, yaxis: { type: log } };
+                     margin: { l: 55, r: 10, t: 30, b: 35 }, showlegend: false, yaxis };
+    // a line only along an increasing axis; otherwise (repeated x, e.g. one value per scale) points
+    const increasing = axis && axis[1].values.every((v, i, xs) => i === 0 || v > xs[i - 1]);
     if (a.shape.length === 1) {
-      figures.push({ data: [{ x: axis ? axis[1].values : undefined, y: a.values, mode: "lines+markers", marker: { size: 4 } }],
+      figures.push({ data: [{ x: axis ? axis[1].values : undefined, y: a.values, mode: !axis || increasing ? "lines+markers" : "markers",
+                              marker: { size: axis && !increasing ? 8 : 4 } }],
                      layout: { ...layout, xaxis: { title: { text: axis ? axis[0] : "index" } } } });
     } else if (a.shape.length === 2 && a.shape[0] <= 40 && axis && axis[1].shape[0] === a.shape[1]) {
       figures.push({ data: a.values.map((row, i) => ({ x: axis[1].values, y: row, mode: "lines", name: `${i}`, line: { width: 1 } })),
