@@ -18,7 +18,7 @@ from pinnviz.nets import MLP
 from pinnviz.problems import PhysicsLosses, Poisson1D
 from pinnviz.store import open_run
 from pinnviz.store._writer import chunk_shape, rows_per_block
-from pinnviz.trainers import TrainConfig, train
+from pinnviz.trainers import TrainConfig, resume, train
 
 runner = CliRunner()
 
@@ -201,3 +201,22 @@ def test_cuda_is_refused_cleanly_without_it(tmp_path):
     result = runner.invoke(app, ["train", "--steps", "2", "--device", "cuda", "--out", str(tmp_path / "r.zarr")])
     assert result.exit_code == 2 and "CUDA is not available" in result.stderr
     assert not (tmp_path / "r.zarr").exists()
+
+
+def test_float32_store_resumes_from_the_unrounded_vector(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "rows_per_block", lambda n_params, itemsize=8: 32)
+    physics = PhysicsLosses(Poisson1D(), MLP(1, 1, 20, 2))
+    config = TrainConfig(loss="pinn", steps=120, lr=1e-2, store_dtype="float32")
+
+    def stop(step, total, losses):
+        if step == 100:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut.zarr", physics, config, name="t", progress=stop)
+    assert 0 < open_run(tmp_path / "cut.zarr").trajectory_attrs("t")["length"] <= 100  # flushed rows only
+    resume(tmp_path / "cut.zarr")
+    train(tmp_path / "whole.zarr", physics, TrainConfig(**{**config.__dict__}), name="t")
+    cut, whole = open_run(tmp_path / "cut.zarr").trajectory("t"), open_run(tmp_path / "whole.zarr").trajectory("t")
+    assert cut.status == "complete" and len(cut.params) == 121
+    np.testing.assert_array_equal(cut.params, whole.params)  # bit for bit: not restarted from a rounded row
