@@ -23,7 +23,7 @@ function runCard(run, curves) {
     el("h2", {}, link(`#/run/${run.id}`, run.path), " ", run.training ? badge("running") : null),
     el("div", { class: "muted" }, `problem: ${problem}`), el("div", { class: "muted" }, `model: ${model}`),
     el("table", {},
-      el("thead", {}, el("tr", {}, ...["trajectory", "status", "rows", "step", "objective", "final losses", ""]
+      el("thead", {}, el("tr", {}, ...["trajectory", "status", "rows", "step", "objective", "last losses", ""]
         .map((h) => el("th", { class: h === "rows" || h === "step" ? "num" : null, text: h })))),
       el("tbody", {}, run.trajectories.map((t) => trajectoryRow(run, t, curves[`${run.id}/${t.name}`])))),
     el("div", { class: "chips" }, el("b", {}, "manifolds: "),
