@@ -70,6 +70,28 @@ def test_batched_derivatives_match_autograd(inputs, outputs, width, depth, activ
         torch.testing.assert_close(fields.hess[g].detach(), d2u, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("activation,bias", [("tanh", True), ("x+tanh", False), ("tanh", False)])
+def test_trainable_first_order_of_a_scalar_output_matches_autograd(activation, bias):
+    """d >= 2, one output, order 1 under autograd: the reverse-mode path, values and gradients in theta."""
+    torch.manual_seed(2)
+    net = MLP(2, 1, 6, 3, activation=activation, output_bias=bias, bc="none" if bias else "hard")
+    theta = net.init(3, scale=2.0).requires_grad_(True)
+    x = torch.rand(17, 2, dtype=torch.float64)
+    fields = net.fields(theta, x, 1, None if bias else distance_with_derivatives)
+    loss = (fields.grad**2).sum() + (fields.value**3).sum()
+    (grad,) = torch.autograd.grad(loss, theta)
+    for g in range(3):
+        module = module_from_vector(net, theta[g].detach())
+        xx = x.clone().requires_grad_(True)
+        u = module(xx) if bias else module(xx) * sine_distance(xx)
+        (du,) = torch.autograd.grad(u.sum(), xx, create_graph=True)
+        torch.testing.assert_close(fields.value[g].detach(), u.detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(fields.grad[g, :, 0].detach(), du.detach(), rtol=1e-10, atol=1e-11)
+        ref = torch.cat([p.reshape(-1) for p in torch.autograd.grad((du**2).sum() + (u**3).sum(),
+                                                                    list(module.parameters()))])
+        torch.testing.assert_close(grad[g], ref, rtol=1e-9, atol=1e-11)
+
+
 def test_lower_orders_agree_with_order_two():
     net = MLP(2, 1, 8, 2)
     theta = net.init(3)

@@ -72,6 +72,8 @@ def train_command(
     init_scale: Annotated[float, typer.Option(help="Factor on PyTorch's default initialisation.",
                                               rich_help_panel=OPTIM)] = 1.0,
     log_every: Annotated[int, typer.Option(help="Store every N-th step (and the last).")] = 1,
+    diagnostics_every: Annotated[int, typer.Option(help="Diagnostic losses (convection's test grid) on every "
+                                                   "N-th stored row and the last; NaN on the others.")] = 50,
     name: Annotated[str | None, typer.Option(help="Trajectory name (with --seeds > 1, a prefix).")] = None,
     width: Annotated[int | None, typer.Option(help="Hidden layer width (default: the problem's).",
                                               rich_help_panel=MODEL)] = None,
@@ -107,7 +109,8 @@ def train_command(
                              init_scale=init_scale, log_every=log_every, device=device, dtype=dtype,
                              store_dtype=store_dtype,
                              lbfgs_after=lbfgs_after, lbfgs_lr=lbfgs_lr, balance=balance,
-                             weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points)
+                             weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points,
+                             diagnostics_every=diagnostics_every)
         with step_progress(f"train {problem} {loss}", loss) as progress:
             names = train(out_path, physics, config, name=name, progress=progress)
     run = open_run(out_path)

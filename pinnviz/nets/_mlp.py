@@ -27,7 +27,9 @@ DistanceFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Te
 class Fields:
     """Network output and its input derivatives for G parameter vectors at N points.
 
-    value : (G, N, outputs); grad : (G, N, outputs, d) or None; hess : (G, N, outputs, d, d) or None.
+    value : (G, N, outputs); grad : (G, M, outputs, d) or None; hess : (G, M, outputs, d, d) or None.
+    Derivatives cover the leading M <= N points: all of them, unless a problem's `derivative_points`
+    says only its first points need derivatives (`PhysicsLosses` then evaluates the others value-only).
     """
 
     value: torch.Tensor
@@ -188,6 +190,8 @@ class MLP:
         """Stacked channels h (G, width, C, N) of the last hidden layer."""
         G, N, d = theta.shape[0], x.shape[0], self.inputs
         in_place = not (functional or (torch.is_grad_enabled() and theta.requires_grad))
+        if order == 1 and d >= 2 and self.outputs == 1 and not in_place and not functional:
+            return self._first_order_by_reverse_mode(theta, x, distance)
         # Pre-activations are carried doubled (2z, 2J, 2H): see _activation.
         W2 = 2.0 * self.layout.view(theta, "hidden.0.weight")  # (G, width, d)
         b2 = 2.0 * self.layout.view(theta, "hidden.0.bias")  # (G, width)
@@ -211,6 +215,41 @@ class MLP:
                 zs[0] = zs[0] + b2[:, :, None]
             h = _stacked_hidden_layer(zs, d, order, self.activation, in_place)
         return h
+
+
+    def _first_order_by_reverse_mode(self, theta: torch.Tensor, x: torch.Tensor,
+                                     distance: DistanceFn | None) -> Fields:
+        """Value and x-gradient for training (autograd on theta) of a scalar output with d >= 2 inputs.
+
+        Forward mode carries 1 + d channels through every layer, and the backward pass in theta costs
+        twice that again; one reverse pass in x (create_graph) costs about one channel, so for d >= 2
+        this is the cheaper way to a trainable gradient (the plain nn.Module loop's way, batched).
+        """
+        G, N, d = theta.shape[0], x.shape[0], self.inputs
+        X = x.T.unsqueeze(0).expand(G, d, N).clone().requires_grad_(True)  # one leaf per vector
+        # tanh z = 2 sigmoid(2z) - 1, with the affine part folded into the next layer's (tiny) weights:
+        # W tanh(z) + b = 2W sigmoid(2z) + (b - W 1), so the big tensors see only sigmoid
+        h, scale, shift = X, 1.0, 0.0  # the layer input is scale * h + shift
+        for k in range(self.depth):
+            W = self.layout.view(theta, f"hidden.{k}.weight")
+            b = self.layout.view(theta, f"hidden.{k}.bias")
+            b2 = 2.0 * (b + shift * W.sum(dim=2)) if k else 2.0 * b
+            z2 = torch.baddbmm(b2[:, :, None], (2.0 * scale) * W, h)  # (G, width, N): 2z
+            if self.activation == "x+tanh":
+                h, scale, shift = 2.0 * torch.sigmoid(z2) - 1.0 + 0.5 * z2, 1.0, 0.0
+            else:
+                h, scale, shift = torch.sigmoid(z2), 2.0, -1.0
+        Wo = self.layout.view(theta, "output.weight")  # (G, 1, width)
+        y = torch.baddbmm((shift * Wo.sum(dim=2))[:, :, None], scale * Wo, h)  # (G, 1, N)
+        (dy,) = torch.autograd.grad(y.sum(), X, create_graph=True)  # (G, d, N)
+        y, dy = y[:, 0], dy
+        if self.bc == "hard":
+            D, dD, _ = distance(x)
+            y, dy = D * y, D * dy + dD.T * y[:, None, :]
+        value = y[:, :, None]  # (G, N, 1)
+        if self.output_bias:
+            value = value + self.layout.view(theta, "output.bias")[:, None, :]
+        return Fields(value, dy.transpose(1, 2)[:, :, None, :], None)
 
 
 def _activation(z2: torch.Tensor, kind: str, in_place: bool, out: torch.Tensor | None = None):

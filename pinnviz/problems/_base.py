@@ -11,6 +11,8 @@ class Problem:
     name: str = ""
     loss_names: tuple[str, ...] = ()
     _order: dict[str, int] = {}
+    # losses read on points no training loss uses (a test grid): logged on every `diagnostics_every`-th row
+    diagnostics: tuple[str, ...] = ()
 
     def check_loss(self, name: str) -> None:
         if name not in self._order:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from pinnviz.errors import unknown_name
-from pinnviz.nets import MLP
+from pinnviz.nets import MLP, Fields
 
 
 class PhysicsLosses:
@@ -18,7 +18,7 @@ class PhysicsLosses:
     Example
     -------
     >>> from pinnviz.problems import Poisson1D
-    >>> from pinnviz.nets import MLP
+    >>> from pinnviz.nets import MLP, Fields
     >>> losses = PhysicsLosses(Poisson1D(), MLP(1, 1, 20, 2))
     >>> theta = losses.net.init(4)
     >>> losses(theta, ["drm", "pinn"])["pinn"].shape
@@ -59,13 +59,24 @@ class PhysicsLosses:
         if batch is None or "distance" not in batch and self.net.bc == "hard":
             batch = self.prepare(theta, batch)
         order = self.problem.losses_order(names)
-        distance = (lambda _x: batch["distance"]) if self.net.bc == "hard" else None
         x = batch["x"]
-        needed = getattr(self.problem, "points_needed", None)
-        if needed is not None:  # e.g. leave a test grid out of training steps
-            x = x[: needed(names)]
-        fields = self.net.fields(theta, x, order, distance, functional=functional)
+        points = self.points_needed(names)
+        if points is not None:  # e.g. leave a test grid out of training steps
+            x = x[:points]
+        lead = getattr(self.problem, "derivative_points", None)
+        lead = x.shape[0] if lead is None or order == 0 else min(lead(names), x.shape[0])
+        fields = self._fields(theta, x, 0, lead, order, batch, functional)
+        if lead < x.shape[0]:  # the other points need only values: one channel, not 1 + d (+ d^2)
+            values = self._fields(theta, x, lead, x.shape[0], 0, batch, functional).value
+            fields = Fields(torch.cat([fields.value, values], dim=1), fields.grad, fields.hess)
         return self.problem.losses_from_fields(fields, batch, names)
+
+    def _fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
+        distance = None
+        if self.net.bc == "hard":
+            part = tuple(t[start:stop] for t in batch["distance"])
+            distance = lambda _x: part  # noqa: E731
+        return self.net.fields(theta, x[start:stop], order, distance, functional=functional)
 
     @torch.no_grad()
     def evaluate(self, theta: torch.Tensor, names: Sequence[str] | None = None, *, chunk: int | None = None,
@@ -78,13 +89,30 @@ class PhysicsLosses:
         """
         names = self.check_names(names or self.names)
         batch = self.prepare(theta, batch)
+        groups = self.point_groups(names)
         if chunk is None:
-            chunk = max(1, min(64, 8192 // max(1, batch["x"].shape[0])))
+            points = max(self.points_needed(group) or batch["x"].shape[0] for group in groups)
+            chunk = max(1, min(64, 8192 // max(1, points)))
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         for start in range(0, theta.shape[0], chunk):
-            values = self(theta[start : start + chunk], names, batch)
-            for name in names:
-                parts[name].append(values[name])
+            for group in groups:
+                values = self(theta[start : start + chunk], group, batch)
+                for name in group:
+                    parts[name].append(values[name])
             if progress is not None:
                 progress(min(chunk, theta.shape[0] - start))
         return {name: torch.cat(parts[name]) if parts[name] else theta.new_zeros(0) for name in names}
+
+    def points_needed(self, names: Sequence[str]) -> int | None:
+        """How many leading quadrature points the named losses read (None: all of them)."""
+        needed = getattr(self.problem, "points_needed", None)
+        return None if needed is None else needed(names)
+
+    def point_groups(self, names: Sequence[str]) -> list[list[str]]:
+        """The names split by the points they read, so that each forward pass carries only the derivative
+        channels its own losses need: convection's value-only `test` grid (25,600 points) is evaluated
+        apart from the first-order training losses (1,456 points) instead of with their gradient channels."""
+        groups: dict[int | None, list[str]] = {}
+        for name in names:
+            groups.setdefault(self.points_needed([name]), []).append(name)
+        return list(groups.values())

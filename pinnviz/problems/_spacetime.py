@@ -45,6 +45,7 @@ class SpaceTime1D(Problem):
     components = ("residual", "ic", "bc")
     default_loss = "total"
     _order = {"residual": 1, "ic": 0, "bc": 0, "total": 1, "test": 0}
+    diagnostics = ("test",)  # 25,600 grid points against 1,456 training points
     quadrature = _FixedPoints()
 
     def __init__(self, *, points: int = 1000, ic_points: int = 256, bc_points: int = 100, nx: int = 256,
@@ -125,6 +126,10 @@ class SpaceTime1D(Problem):
     def points_needed(self, names) -> int:
         """How many leading points of `x` the named losses read (the test grid only for `test`)."""
         return self.slices["test"].stop if "test" in names else self.slices["bc1"].stop
+
+    def derivative_points(self, names) -> int:
+        """How many leading points need x-derivatives: the collocation points (ic, bc, test need values)."""
+        return self.slices["residual"].stop
 
     # ------------------------------------------------------------ losses
 

@@ -63,7 +63,7 @@ class TrajectoryWriter:
 
     def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 5.0) -> None:
         self.group = group
-        # fills losses not given to `append`, for a whole block at once: params (n, P) -> {name: (n,)}
+        # fills losses not given to `append`, for a whole block: (steps (n,), params (n, P), names) -> {name: (n,)}
         self.complete_losses = None
         self.n_params = int(group["params"].shape[1])
         self.loss_names = [name for name, _ in group["loss"].arrays()]
@@ -149,7 +149,7 @@ class TrajectoryWriter:
         n = self._n
         missing = [name for name in self.loss_names if n and name not in self._given]
         if n and missing and self.complete_losses is not None:
-            for name, values in self.complete_losses(self._params[:n], missing).items():
+            for name, values in self.complete_losses(self._steps[:n], self._params[:n], missing).items():
                 self._losses[name][:n] = values
         if n:
             self._data["params"].append(self._params[:n], axis=0)

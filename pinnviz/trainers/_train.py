@@ -57,6 +57,8 @@ class TrainConfig:
     gradnorm_alpha: float = 1.5
     gradnorm_lr: float = 0.01
     ntk_points: int = 64
+    # a problem's diagnostic losses (convection's `test` grid) on every N-th logged row and the last
+    diagnostics_every: int = 50
 
     def validate(self, physics: PhysicsLosses) -> None:
         physics.check_names([self.loss])
@@ -70,7 +72,7 @@ class TrainConfig:
         if self.optimizer == "adam+lbfgs" and not 0 <= self.lbfgs_after <= self.steps:
             raise InvalidSettingError(f"lbfgs_after={self.lbfgs_after} must be between 0 and steps={self.steps}")
         for label, value in (("balance_every", self.balance_every), ("ntk_points", self.ntk_points),
-                             ("lbfgs_history", self.lbfgs_history)):
+                             ("lbfgs_history", self.lbfgs_history), ("diagnostics_every", self.diagnostics_every)):
             if int(value) < 1:
                 raise InvalidSettingError(f"{label}={value} must be >= 1")
         if self.dtype not in DTYPES:
@@ -122,6 +124,7 @@ def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None
     for k, traj in enumerate(names):
         attrs = {**asdict(config), "seed": config.seed + k, "seeds_in_batch": config.seeds,
                  "batch": batch_id, "batch_index": k, "objective": config.loss,
+                 "diagnostic_losses": _diagnostics(physics, config),
                  "init": {"kind": "pytorch-default", "scale": config.init_scale}}
         writers.append(TrajectoryWriter.create(run.group["trajectories"], traj, physics.net.n_params,
                                                physics.names, attrs, weight_names=_components(physics, config),
@@ -154,6 +157,8 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
         attrs = run.trajectory_attrs(names[0])
         fields = TrainConfig.__dataclass_fields__
         config = TrainConfig(**{k: attrs[k] for k in fields if k in attrs})
+        if "diagnostic_losses" not in attrs:  # written before diagnostics were thinned: every row has them
+            config.diagnostics_every = 1
         config.seed, config.seeds = attrs["seed"] - attrs.get("batch_index", 0), len(names)
         writers = [TrajectoryWriter(run.trajectory_group(n)) for n in names]
         for writer in writers:
@@ -188,6 +193,27 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
 def _components(physics: PhysicsLosses, config: TrainConfig) -> tuple[str, ...]:
     """The balanced loss components (their weights are logged), or () without balancing."""
     return tuple(physics.problem.components) if config.balance != "none" else ()
+
+
+def _step_names(physics: PhysicsLosses, needed: list[str]) -> list[str]:
+    """The `needed` losses and every other loss on the same points at no higher derivative order."""
+    problem = physics.problem
+    order, points = problem.losses_order(needed), physics.points_needed(needed)
+    free = [name for name in physics.names if problem.losses_order([name]) <= order
+            and physics.points_needed([name]) == points]
+    return list(dict.fromkeys([*needed, *free]))
+
+
+def _diagnostics(physics: PhysicsLosses, config: TrainConfig) -> list[str]:
+    """The losses logged only on diagnostic rows (see `diagnostic_rows`); the objective is never one."""
+    if config.diagnostics_every == 1:
+        return []
+    return [name for name in getattr(physics.problem, "diagnostics", ()) if name != config.loss]
+
+
+def diagnostic_rows(steps: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """Which logged steps hold the diagnostic losses: multiples of log_every * diagnostics_every, and the last."""
+    return (steps % (config.log_every * config.diagnostics_every) == 0) | (steps == config.steps)
 
 
 def _balancer(physics: PhysicsLosses, config: TrainConfig, rows: int, dtype) -> Balancer | None:
@@ -243,15 +269,27 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
     fixed_batch = None if getattr(problem.quadrature, "stochastic", False) else physics.prepare(theta.detach())
     subset = _ntk_subset(physics, config) if balancer is not None and balancer.needs_jacobians else None
     if fixed_batch is not None:
-        # On a fixed quadrature the other loss components of the logged rows are evaluated a block
-        # at a time when the rows are flushed (batched, no autograd): the step itself computes only
-        # the objective, which keeps logging nearly free (benchmarks/bench_logging_overhead.py).
-        step_names = list(dict.fromkeys([*components, objective]))
+        # On a fixed quadrature the step computes the objective and every loss its forward pass already
+        # serves (same points, no higher derivative); the others of the logged rows are evaluated a block
+        # at a time when the rows are flushed (batched, no autograd), which keeps logging nearly free
+        # (benchmarks/bench_train_speed.py).
+        step_names = _step_names(physics, [*components, objective])
 
-        def complete(params: np.ndarray, missing: list[str]) -> dict[str, np.ndarray]:
+        diagnostics = _diagnostics(physics, config)
+
+        def complete(steps: np.ndarray, params: np.ndarray, missing: list[str]) -> dict[str, np.ndarray]:
             block = torch.as_tensor(params).to(device, dtype)
-            values = physics.evaluate(block, missing, batch=fixed_batch)
-            return {k: v.to("cpu", torch.float64).numpy() for k, v in values.items()}
+            every_row = [name for name in missing if name not in diagnostics]
+            values = physics.evaluate(block, every_row, batch=fixed_batch) if every_row else {}
+            out = {k: v.to("cpu", torch.float64).numpy() for k, v in values.items()}
+            sparse = [name for name in missing if name in diagnostics]
+            if sparse:
+                rows = np.flatnonzero(diagnostic_rows(steps, config))
+                values = physics.evaluate(block[torch.as_tensor(rows)], sparse, batch=fixed_batch)
+                for name, value in values.items():
+                    out[name] = np.full(len(steps), np.nan)
+                    out[name][rows] = value.to("cpu", torch.float64).numpy()
+            return out
 
         for writer in writers:
             writer.complete_losses = complete

@@ -1,0 +1,210 @@
+"""Training speed: a plain nn.Module + autograd loop against `pinnviz train` logging every step, per problem.
+
+For each problem the three loops start from the same vector and use the same network, points and Adam:
+- plain: the loop a notebook would write (nn.Sequential, torch.autograd for the x-derivatives, one loss);
+- bare: pinnviz's batched analytic forward pass in a loop, no store;
+- train: `pinnviz.trainers.train`, every step and every loss logged to a Zarr store (store creation,
+  flushes and the final close included; the diagnostic `test` loss of convection/reaction on every
+  50th row, as `pinnviz train` does by default).
+Then `pinnviz --help` and `pinnviz info` in fresh processes, and `--seeds 8` as one batch against 8
+separate plain loops. Machines are noisy: read the ratios, all measured in this one run. The loops are
+timed in CPU seconds of this process (`time.process_time`; one torch thread by default), which a
+machine shared with other jobs disturbs far less than wall time; the CLI both ways.
+
+    python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--problems poisson1d-pinn,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pinnviz.problems import PhysicsLosses, build_physics
+from pinnviz.trainers import TrainConfig, train
+
+# name -> (problem, objective, steps at --scale 1)
+CASES = {
+    "poisson1d-drm": ("poisson1d", "drm", 2000),
+    "poisson1d-pinn": ("poisson1d", "pinn", 2000),
+    "hyperelastic2d-drm": ("hyperelastic2d", "drm", 400),
+    "hyperelastic2d-pinn": ("hyperelastic2d", "pinn", 200),
+    "convection1d-total": ("convection1d", "total", 200),
+    "reaction1d-total": ("reaction1d", "total", 200),
+}
+
+
+# ------------------------------------------------------------------ the plain loops
+def plain_module(physics: PhysicsLosses, theta: torch.Tensor) -> torch.nn.Module:
+    net = physics.net
+    layers: list[torch.nn.Module] = []
+    fan_in = net.inputs
+    for _ in range(net.depth):
+        layers += [torch.nn.Linear(fan_in, net.width), torch.nn.Tanh()]
+        fan_in = net.width
+    layers.append(torch.nn.Linear(fan_in, net.outputs, bias=net.output_bias))
+    module = torch.nn.Sequential(*layers).to(theta.dtype)
+    torch.nn.utils.vector_to_parameters(theta.clone(), module.parameters())
+    return module
+
+
+def poisson_loss(module, data, loss):
+    x = data["x"]
+    u = torch.sin(math.pi * x) * module(x)
+    (du,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    if loss == "drm":
+        return ((0.5 * du[:, 0] ** 2 - data["f"] * u[:, 0]) * data["w"]).sum()
+    (d2u,) = torch.autograd.grad(du.sum(), x, create_graph=True)
+    return 0.5 * (((d2u[:, 0] + data["f"]) ** 2) * data["w"]).sum()
+
+
+def hyperelastic_loss(module, data, loss, l1, l2):
+    x, w, B = data["x"], data["w"], data["B"]
+    u = (1 - (x * x).sum(1, keepdim=True)) * module(x)
+    grad = torch.stack([torch.autograd.grad(u[:, i].sum(), x, create_graph=True)[0] for i in range(2)], dim=1)
+    F = torch.eye(2, dtype=x.dtype) + grad
+    log_j = torch.log(torch.linalg.det(F))
+    if loss == "drm":
+        return ((0.5 * l1 * ((F * F).sum((1, 2)) - 2 * log_j) + 0.5 * l2 * log_j**2 - (u * B).sum(1)) * w).sum()
+    F_inv_t = torch.linalg.inv(F).transpose(1, 2)
+    P = l1 * (F - F_inv_t) + l2 * log_j[:, None, None] * F_inv_t
+    div = torch.stack([sum(torch.autograd.grad(P[:, i, j].sum(), x, create_graph=True)[0][:, j] for j in range(2))
+                       for i in range(2)], dim=1)
+    return 0.5 * (((div + B) ** 2).sum(1) * w).sum()
+
+
+def spacetime_loss(module, data, problem):
+    xr = data["residual"]
+    u = module(xr)[:, 0]
+    (du,) = torch.autograd.grad(u.sum(), xr, create_graph=True)
+    r = problem.pde_residual(u, du[:, 0], du[:, 1])
+    ic = ((module(data["ic"])[:, 0] - data["h"]) ** 2).mean()
+    bc = ((module(data["bc0"])[:, 0] - module(data["bc1"])[:, 0]) ** 2).mean()
+    return problem.c_r * (r**2).mean() + problem.c_ic * ic + problem.c_bc * bc
+
+
+def plain_setup(physics: PhysicsLosses, loss: str):
+    """The points and data of the problem as plain tensors, and loss(module) -> scalar."""
+    problem = physics.problem
+    if problem.name == "poisson1d":
+        batch = problem.sample()
+        data = {"x": batch["x"].clone().requires_grad_(True), "w": batch["w"], "f": batch["f"]}
+        return lambda module: poisson_loss(module, data, loss)
+    if problem.name == "hyperelastic2d":
+        batch = problem.sample()
+        data = {"x": batch["x"].clone().requires_grad_(True), "w": batch["w"], "B": batch["B"]}
+        return lambda module: hyperelastic_loss(module, data, loss, problem.lame1, problem.lame2)
+    sets = problem.point_sets()
+    data = {**sets, "residual": sets["residual"].clone().requires_grad_(True), "h": problem.initial(sets["ic"][:, 0])}
+    return lambda module: spacetime_loss(module, data, problem)
+
+
+def plain_training(physics: PhysicsLosses, loss: str, theta0: torch.Tensor, steps: int) -> float:
+    module = plain_module(physics, theta0)
+    loss_of = plain_setup(physics, loss)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        value = loss_of(module)
+        value.backward()
+        optimizer.step()
+    return float(value.detach())
+
+
+# ------------------------------------------------------------------ pinnviz
+def bare_training(physics: PhysicsLosses, loss: str, theta0: torch.Tensor, steps: int) -> float:
+    theta = torch.nn.Parameter(theta0.clone())
+    optimizer = torch.optim.Adam([theta], lr=1e-3)
+    batch = physics.prepare(theta.detach())
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        value = physics(theta, [loss], batch)[loss].sum()
+        value.backward()
+        optimizer.step()
+    return float(value.detach())
+
+
+def logged_training(physics: PhysicsLosses, loss: str, steps: int, folder: Path, seeds: int = 1) -> float:
+    path = folder / f"run-{time.monotonic_ns()}.zarr"
+    start = time.process_time()
+    train(path, physics, TrainConfig(loss=loss, steps=steps, seeds=seeds))
+    seconds = time.process_time() - start
+    shutil.rmtree(path)
+    return seconds
+
+
+def timed(fn, *args) -> float:
+    """CPU seconds of fn(*args) in this process."""
+    start = time.process_time()
+    fn(*args)
+    return time.process_time() - start
+
+
+def cli_seconds(args: list[str], repeats: int = 3) -> tuple[float, float]:
+    """Fastest (wall, CPU) seconds of `python -m pinnviz ARGS` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    walls, cpus = [], []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pinnviz", *args], check=True, capture_output=True, env=env)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return min(walls), min(cpus)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every problem's step count")
+    parser.add_argument("--problems", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES))
+    parser.add_argument("--seeds", type=int, default=8, help="seeds of the batch comparison (poisson1d pinn)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads={args.threads} torch={torch.__version__} float64; CPU ms per step, one run")
+    print(f"{'problem':<22}{'steps':>6}{'plain':>9}{'bare':>9}{'train':>9}{'train/plain':>13}{'log overhead':>14}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for case in args.problems.split(","):
+            problem, loss, steps = CASES[case]
+            steps = max(10, int(steps * args.scale))
+            physics = build_physics(problem)
+            theta0 = physics.net.init(1, generator=torch.Generator().manual_seed(0))
+            warm = max(5, steps // 20)
+            plain_training(physics, loss, theta0[0], warm)
+            bare_training(physics, loss, theta0, warm)
+            logged_training(physics, loss, warm, folder)
+            plain = timed(plain_training, physics, loss, theta0[0], steps) / steps
+            bare = timed(bare_training, physics, loss, theta0, steps) / steps
+            logged = logged_training(physics, loss, steps, folder) / (steps + 1)  # steps + 1 rows
+            print(f"{case:<22}{steps:>6}{1e3 * plain:>9.3f}{1e3 * bare:>9.3f}{1e3 * logged:>9.3f}"
+                  f"{logged / plain:>12.2f}x{100 * (logged / bare - 1):>13.1f}%")
+        print("targets: train/plain <= 1.00x, log overhead (train vs bare) <= 10%")
+
+        steps = max(10, int(500 * args.scale))
+        physics = build_physics("poisson1d")
+        thetas = physics.net.init(args.seeds, generator=torch.Generator().manual_seed(0))
+        separate = sum(timed(plain_training, physics, "pinn", thetas[k], steps) for k in range(args.seeds))
+        batch = logged_training(physics, "pinn", steps, folder, seeds=args.seeds)
+        print(f"--seeds {args.seeds} (poisson1d pinn, {steps} steps): {args.seeds} plain loops {separate:.2f} s, "
+              f"one pinnviz batch logging every step {batch:.2f} s: speed-up {separate / batch:.1f}x")
+
+        store = folder / "info.zarr"
+        train(store, physics, TrainConfig(loss="pinn", steps=20))
+        for label, cli_args in (("pinnviz --help", ["--help"]), ("pinnviz info", ["info", str(store)])):
+            wall, cpu = cli_seconds(cli_args)
+            print(f"fresh process: {label:<15} {wall:.2f} s wall, {cpu:.2f} s CPU (target < 1 s)")
+
+
+if __name__ == "__main__":
+    main()

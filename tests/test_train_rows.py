@@ -1,0 +1,92 @@
+"""Every problem: a stored row's losses equal a fresh nn.Module + autograd evaluation of that row's vector.
+
+Training computes some losses in the step and fills the others in when a block is flushed (value-only
+where a loss needs no derivatives, the test grid only on diagnostic rows); whichever path wrote a
+value, it must be the loss of that very vector.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pinnviz.problems import build_physics
+from pinnviz.store import open_run
+from pinnviz.trainers import TrainConfig, train
+from tests.conftest import module_from_vector
+from tests.test_convection import SMALL, reference_losses
+from tests.test_hyperelastic import autograd_fields, module_field, reference_energy_density
+
+
+def poisson_reference(physics, theta: torch.Tensor) -> dict[str, float]:
+    batch = physics.problem.sample()
+    w, f, ue = batch["w"], batch["f"], batch["u_exact"]
+    module = module_from_vector(physics.net, theta)
+    x = batch["x"].clone().requires_grad_(True)
+    u = torch.sin(math.pi * x) * module(x)
+    (du,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    (d2u,) = torch.autograd.grad(du.sum(), x)
+    u, du, d2u = u[:, 0].detach(), du[:, 0].detach(), d2u[:, 0]
+    return {"drm": float(((0.5 * du**2 - f * u) * w).sum()), "pinn": float((0.5 * (d2u + f) ** 2 * w).sum()),
+            "l2_error": float(torch.sqrt(((u - ue) ** 2 * w).sum() / ((ue * ue) * w).sum()))}
+
+
+def hyperelastic_reference(physics, theta: torch.Tensor) -> dict[str, float]:
+    problem = physics.problem
+    batch = problem.sample()
+    x, w, B, ue = batch["x"], batch["w"], batch["B"], batch["u_exact"]
+    u, grad, div = autograd_fields(module_field(physics.net, theta), x)
+    u, grad, div = u.detach(), grad.detach(), div.detach()
+    F = torch.eye(2, dtype=torch.float64) + grad
+    error = torch.linalg.vector_norm(u - ue, dim=1)
+    return {"drm": float((reference_energy_density(F, problem.lame1, problem.lame2) - (u * B).sum(1)) @ w),
+            "pinn": float(0.5 * ((div + B) ** 2).sum(1) @ w), "max_error": float(error.max()),
+            "l2_error": float(torch.sqrt((error**2) @ w / ((ue * ue).sum(1) @ w)))}
+
+
+def spacetime_reference(physics, theta: torch.Tensor) -> dict[str, float]:
+    return {k: float(v.detach()) for k, v in reference_losses(physics, theta).items()}
+
+
+CASES = [
+    ("poisson1d", {}, {"width": 8}, "drm", poisson_reference),
+    ("poisson1d", {}, {"width": 8}, "pinn", poisson_reference),
+    ("hyperelastic2d", {"radii": 4, "angles": 8}, {"width": 6}, "drm", hyperelastic_reference),
+    ("hyperelastic2d", {"radii": 4, "angles": 8}, {"width": 6}, "pinn", hyperelastic_reference),
+    ("convection1d", {**SMALL, "beta": 5.0}, {"width": 8, "depth": 2}, "total", spacetime_reference),
+    ("reaction1d", SMALL, {"width": 8, "depth": 2}, "total", spacetime_reference),
+]
+
+
+@pytest.mark.parametrize("problem,options,model,loss,reference", CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in CASES])
+def test_logged_losses_are_those_of_the_rows_vector(tmp_path, problem, options, model, loss, reference):
+    physics = build_physics(problem, options, **model)
+    path = tmp_path / "run.zarr"
+    config = TrainConfig(loss=loss, steps=7, lr=1e-2, seeds=2, diagnostics_every=3)
+    names = train(path, physics, config)
+    run = open_run(path)
+    for name in names:
+        traj = run.trajectory(name)
+        diagnostics = traj.attrs["diagnostic_losses"]
+        assert diagnostics == (["test"] if problem in ("convection1d", "reaction1d") else [])
+        assert traj.steps.tolist() == list(range(8))
+        for row, theta in enumerate(traj.params):
+            expected = reference(physics, torch.as_tensor(theta))
+            assert set(expected) == set(traj.losses)
+            for key, value in expected.items():
+                stored = traj.losses[key][row]
+                if key in diagnostics and traj.steps[row] not in (0, 3, 6, 7):
+                    assert np.isnan(stored), (key, row)  # not a diagnostic row: NaN, as the attrs say
+                    continue
+                np.testing.assert_allclose(stored, value, rtol=1e-10, atol=1e-13, err_msg=f"{name} {key} row {row}")
+
+
+def test_diagnostics_every_one_logs_the_test_grid_on_every_row(tmp_path):
+    physics = build_physics("convection1d", SMALL, width=8, depth=2)
+    train(tmp_path / "run.zarr", physics, TrainConfig(loss="total", steps=4, diagnostics_every=1))
+    traj = open_run(tmp_path / "run.zarr").trajectory("total-adam-seed0")
+    assert traj.attrs["diagnostic_losses"] == [] and np.isfinite(traj.losses["test"]).all()
