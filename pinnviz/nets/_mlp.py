@@ -161,6 +161,9 @@ class MLP:
         if self.bc == "hard" and distance is None:
             raise InvalidSettingError("a hard-BC network needs the problem's distance function")
         G, N, d = theta.shape[0], x.shape[0], self.inputs
+        trainable = torch.is_grad_enabled() and theta.requires_grad and not functional
+        if order == 1 and d >= 2 and self.outputs == 1 and trainable:
+            return self._first_order_by_reverse_mode(theta, x, distance)
         h = self._hidden(theta, x, order, functional)  # (G, width, C, N)
         C = h.shape[2]
         Wo = self.layout.view(theta, "output.weight")  # (G, outputs, width)
@@ -190,8 +193,6 @@ class MLP:
         """Stacked channels h (G, width, C, N) of the last hidden layer."""
         G, N, d = theta.shape[0], x.shape[0], self.inputs
         in_place = not (functional or (torch.is_grad_enabled() and theta.requires_grad))
-        if order == 1 and d >= 2 and self.outputs == 1 and not in_place and not functional:
-            return self._first_order_by_reverse_mode(theta, x, distance)
         # Pre-activations are carried doubled (2z, 2J, 2H): see _activation.
         W2 = 2.0 * self.layout.view(theta, "hidden.0.weight")  # (G, width, d)
         b2 = 2.0 * self.layout.view(theta, "hidden.0.bias")  # (G, width)
