@@ -196,12 +196,13 @@ def _components(physics: PhysicsLosses, config: TrainConfig) -> tuple[str, ...]:
 
 
 def _step_names(physics: PhysicsLosses, needed: list[str]) -> list[str]:
-    """The `needed` losses and every other loss on the same points at no higher derivative order."""
-    problem = physics.problem
-    order, points = problem.losses_order(needed), physics.points_needed(needed)
-    free = [name for name in physics.names if problem.losses_order([name]) <= order
-            and physics.points_needed([name]) == points]
-    return list(dict.fromkeys([*needed, *free]))
+    """The `needed` losses and those computed on the way to them: the components of a `total`.
+
+    Any other loss is cheaper in the block evaluation at a flush (batched, no autograd) than as extra
+    operations in every step, even where the step's forward pass would serve it.
+    """
+    by_products = getattr(physics.problem, "components", ()) if "total" in needed else ()
+    return list(dict.fromkeys([*needed, *by_products]))
 
 
 def _diagnostics(physics: PhysicsLosses, config: TrainConfig) -> list[str]:
@@ -269,10 +270,9 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
     fixed_batch = None if getattr(problem.quadrature, "stochastic", False) else physics.prepare(theta.detach())
     subset = _ntk_subset(physics, config) if balancer is not None and balancer.needs_jacobians else None
     if fixed_batch is not None:
-        # On a fixed quadrature the step computes the objective and every loss its forward pass already
-        # serves (same points, no higher derivative); the others of the logged rows are evaluated a block
-        # at a time when the rows are flushed (batched, no autograd), which keeps logging nearly free
-        # (benchmarks/bench_train_speed.py).
+        # On a fixed quadrature the step computes the objective and its by-products; the other losses of
+        # the logged rows are evaluated a block at a time when the rows are flushed (batched, no
+        # autograd), which keeps logging cheap (benchmarks/bench_train_speed.py).
         step_names = _step_names(physics, [*components, objective])
 
         diagnostics = _diagnostics(physics, config)
