@@ -37,6 +37,10 @@ COMMANDS: CommandTable = {
     "mv": ("pinnviz.cli.manage:mv_command", "Rename a trajectory, manifold, landscape or probe; landscapes and "
            "probes follow a renamed source."),
     "probe": ("pinnviz.cli.probe:probe_app", "The paper's loss-landscape analyses (Rowan et al. 2024, section 2)."),
+    "sweep": ("pinnviz.cli.sweep:sweep_command", "Train every configuration of a grid, one task each, on a "
+              "LocalCluster or an existing Dask cluster."),
+    "sweep-report": ("pinnviz.cli.sweep:sweep_report_command", "Heat map of the mean over seeds of one final value, "
+                     "over two swept settings."),
 }
 
 PROBE_COMMANDS: CommandTable = {

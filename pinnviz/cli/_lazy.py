@@ -56,7 +56,7 @@ def load_command(name: str, target: str):
     if isinstance(obj, typer.Typer):
         return typer.main.get_group(obj)
     single = typer.Typer(add_completion=False)
-    single.command(name)(obj)
+    single.command(name, context_settings=getattr(obj, "context_settings", None))(obj)
     return typer.main.get_command(single)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pinnviz.cli._common import err, friendly_errors, out, split_names, step_progress
+from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.landscape import compute_landscape
 from pinnviz.store import open_run
 from pinnviz.workflows import compare_methods, run_demo
@@ -62,12 +63,23 @@ def landscape_command(
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
     chunk: Annotated[int | None, typer.Option(help="Parameter vectors per batch (default: by the "
                                                 "number of quadrature points).")] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    scheduler_file: SchedulerFileOption = None,
 ) -> None:
-    """Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics."""
+    """Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics.
+
+    With --workers, --scheduler or --scheduler-file the grid is evaluated in blocks on Dask workers.
+    """
+    from pinnviz.sweep import check_cluster_options, dask_client
+
+    check_cluster_options(workers, scheduler, scheduler_file)
     run = open_run(store, mode="r+")
-    with stage_progress() as progress:
+    on_dask = not (workers in (None, 0) and scheduler is None and scheduler_file is None)
+    with dask_client(workers or 0, scheduler, scheduler_file) if on_dask else nullcontext() as client, \
+            stage_progress() as progress:
         data = compute_landscape(run, manifold, resolution=resolution, losses=split_names(loss), margin=margin,
-                                 device=device, dtype=dtype, chunk=chunk, name=name, progress=progress)
+                                 device=device, dtype=dtype, chunk=chunk, name=name, progress=progress, client=client)
     from pinnviz.workflows import metrics_rows
 
     losses = data.attrs["losses"]

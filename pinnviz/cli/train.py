@@ -11,9 +11,8 @@ import typer
 from pinnviz.cli._common import friendly_errors, out, step_progress
 from pinnviz.cli.info import print_trajectory_table
 from pinnviz.errors import InvalidSettingError
-from pinnviz.problems import build_physics
 from pinnviz.store import open_run
-from pinnviz.trainers import TrainConfig, resume, train
+from pinnviz.trainers import build_training, resume, train
 
 MODEL = "Model"
 OPTIM = "Optimisation"
@@ -103,14 +102,13 @@ def train_command(
         for key, value in (("solution", solution), ("quadrature", quadrature), ("points", points)):
             if value is not None:
                 options[key] = value
-        physics = build_physics(problem, options, width=width, depth=depth, activation=activation)
-        loss = loss or physics.problem.default_loss
-        config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, steps=steps, seed=seed, seeds=seeds,
-                             init_scale=init_scale, log_every=log_every, device=device, dtype=dtype,
-                             store_dtype=store_dtype,
-                             lbfgs_after=lbfgs_after, lbfgs_lr=lbfgs_lr, balance=balance,
-                             weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points,
-                             diagnostics_every=diagnostics_every)
+        physics, config = build_training(
+            problem, options, width=width, depth=depth, activation=activation, loss=loss, optimizer=optimizer,
+            lr=lr, steps=steps, seed=seed, seeds=seeds, init_scale=init_scale, log_every=log_every, device=device,
+            dtype=dtype, store_dtype=store_dtype, lbfgs_after=lbfgs_after, lbfgs_lr=lbfgs_lr, balance=balance,
+            weights=parse_weights(weights), balance_every=balance_every, ntk_points=ntk_points,
+            diagnostics_every=diagnostics_every)
+        loss = config.loss
         with step_progress(f"train {problem} {loss}", loss) as progress:
             names = train(out_path, physics, config, name=name, progress=progress)
     run = open_run(out_path)

@@ -164,11 +164,59 @@ class DataDistance:
         return best.numpy()
 
 
+def evaluate_grid(manifold: Manifold, physics, Z: np.ndarray, names: Sequence[str], quadrature: dict,
+                  distance_to_data: DataDistance, *, device, torch_dtype, chunk: int | None,
+                  progress: Progress | None = None):
+    """The grid Z (n, 2), a memory-sized chunk at a time: decoded, evaluated, measured, dropped.
+
+    Returns flat losses {name: (n,)}, the data distance (n,), the undecodable mask (n,) and the decode
+    and evaluation seconds.
+    """
+    step = 25 if getattr(manifold, "slow_decode", False) else vectors_per_chunk(physics.net.n_params)
+    flat = {loss: np.full(len(Z), np.nan) for loss in names}
+    distance, undecodable = np.full(len(Z), np.nan), np.zeros(len(Z), dtype=bool)
+    decode_seconds = evaluate_seconds = 0.0
+    for start in range(0, len(Z), step):
+        part = slice(start, min(start + step, len(Z)))
+        t0 = time.perf_counter()
+        decoded = manifold.decode(Z[part])
+        decode_seconds += time.perf_counter() - t0
+        if progress is not None:
+            progress("decode", part.stop, len(Z))
+        bad = ~np.isfinite(decoded).all(axis=1)
+        undecodable[part] = bad
+        theta = torch.as_tensor(np.nan_to_num(decoded)).to(device, torch_dtype)
+        del decoded
+        t0 = time.perf_counter()
+        values = physics.evaluate(theta, names, chunk=chunk, batch=quadrature)
+        evaluate_seconds += time.perf_counter() - t0
+        for loss in names:
+            flat[loss][part] = _finite_or_nan(values[loss])
+        distance[part] = distance_to_data(Z[part], theta)
+        if progress is not None:
+            progress("evaluate", part.stop, len(Z))
+    return flat, distance, undecodable, decode_seconds, evaluate_seconds
+
+
+def data_distance_of(run: Run, manifold: Manifold, info: dict, device, torch_dtype) -> DataDistance:
+    """The data-distance map of the fitted rows, fed block by block as the diagnostics pass feeds it."""
+    distance_to_data = DataDistance(manifold, device, torch_dtype)
+    for traj in info.get("fitted_on", []):
+        array, length = run.params_array(traj)
+        fitted = info.get("fitted", {})
+        rows = np.flatnonzero(fitted[traj]) if traj in fitted else np.arange(length)
+        for _, block in row_blocks_of([("", array, rows)], int(array.shape[1]), vector_budget(4)):
+            distance_to_data.add(block)
+        distance_to_data.add_stored(array, rows)
+    distance_to_data.finish()
+    return distance_to_data
+
+
 def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 100,
                       losses: Sequence[str] | None = None, margin: float | None = None, device: str = "cpu",
                       dtype: str = "float64", chunk: int | None = None, max_slow_points: int = SLOW_DECODE_POINTS,
                       name: str | None = None, save: bool | None = None, trajectories: Sequence[str] | None = None,
-                      progress: Progress | None = None) -> LandscapeData:
+                      progress: Progress | None = None, client=None) -> LandscapeData:
     """Losses on a latent grid of a manifold, with diagnostics along the trajectories it was fitted on.
 
     Parameters
@@ -186,6 +234,8 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
         object; a landscape of a manifold the store does not hold is refused)
     trajectories : diagnostics for these trajectories, every row (default: a stored manifold's
         `fitted_on` rows; for an object, every trajectory of the store)
+    client : a `distributed.Client`: the grid is split into blocks of latent coordinates, each evaluated by
+        a worker that opens the store read-only (landscape/_distributed.py); the same numbers as here
 
     Returns
     -------
@@ -198,6 +248,9 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
     if save and not stored:
         raise InvalidSettingError("a landscape of an unsaved manifold is not stored (save=False), as it could not "
                                   "name what it was computed from; save the manifold first (save_manifold)")
+    if client is not None and not stored:
+        raise InvalidSettingError("a landscape on Dask workers needs a stored manifold: each worker loads it "
+                                  "from the store (save it first, or evaluate here without a client)")
     if resolution < 2:
         raise InvalidSettingError(f"resolution={resolution} must be >= 2")
     if dtype not in DTYPES:
@@ -257,30 +310,16 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
             progress("diagnostics", i + 1, len(info["fitted_on"]))
     distance_to_data.finish()
 
-    # the grid, a memory-sized chunk at a time: decoded, evaluated, measured, dropped
-    step = 25 if getattr(manifold, "slow_decode", False) else vectors_per_chunk(physics.net.n_params)
-    flat = {loss: np.full(len(Z), np.nan) for loss in names}
-    distance, undecodable = np.full(len(Z), np.nan), np.zeros(len(Z), dtype=bool)
-    decode_seconds = evaluate_seconds = 0.0
-    for start in range(0, len(Z), step):
-        part = slice(start, min(start + step, len(Z)))
-        t0 = time.perf_counter()
-        decoded = manifold.decode(Z[part])
-        decode_seconds += time.perf_counter() - t0
-        if progress is not None:
-            progress("decode", part.stop, len(Z))
-        bad = ~np.isfinite(decoded).all(axis=1)
-        undecodable[part] = bad
-        theta = torch.as_tensor(np.nan_to_num(decoded)).to(device, torch_dtype)
-        del decoded
-        t0 = time.perf_counter()
-        values = physics.evaluate(theta, names, chunk=chunk, batch=quadrature)
-        evaluate_seconds += time.perf_counter() - t0
-        for loss in names:
-            flat[loss][part] = _finite_or_nan(values[loss])
-        distance[part] = distance_to_data(Z[part], theta)
-        if progress is not None:
-            progress("evaluate", part.stop, len(Z))
+    if client is None:
+        flat, distance, undecodable, decode_seconds, evaluate_seconds = evaluate_grid(
+            manifold, physics, Z, names, quadrature, distance_to_data, device=device, torch_dtype=torch_dtype,
+            chunk=chunk, progress=progress)
+    else:
+        from pinnviz.landscape._distributed import sharded_grid
+
+        flat, distance, undecodable, decode_seconds, evaluate_seconds = sharded_grid(
+            client, run.path, manifold_name, info, Z, names, device=device, dtype=dtype, chunk=chunk,
+            progress=progress)
     if undecodable.any():
         notes.append(f"{int(undecodable.sum())} of {len(Z)} grid points could not be decoded (blank)")
     distance[undecodable] = np.nan

@@ -163,7 +163,7 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
         writers = [TrajectoryWriter(run.trajectory_group(n)) for n in names]
         for writer in writers:
             writer.reopen()
-        balance_rows = None
+        balance_rows, resumed = None, False
         if any(w.length == 0 for w in writers):
             theta0, start, rows = initial_parameters(physics, config), 0, None
         else:
@@ -180,12 +180,13 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
                 raise IncompatibleRunError(f"{names[0]} stopped during L-BFGS, whose history is not stored; "
                                            "resuming L-BFGS is not supported: train it again")
             rows = [{k[len("opt_"):]: v for k, v in s.items() if k.startswith("opt_")} for s, _ in states]
+            resumed = True
             balance_rows = [{k[len("bal_"):]: v for k, v in s.items() if k.startswith("bal_")} for s, _ in states]
             rng = states[0][0].get("rng")
             if rng is not None and hasattr(physics.problem, "quadrature"):
                 physics.problem.quadrature.generator.set_state(torch.as_tensor(rng, dtype=torch.uint8))
         _run_loop(physics, config, writers, theta0, start_step=start, progress=progress,
-                  optimizer_rows_state=rows, balance_rows=balance_rows)
+                  optimizer_rows_state=rows, balance_rows=balance_rows, start_stored=resumed)
         done += names
     return done
 
@@ -251,7 +252,7 @@ def _ntk_subset(physics: PhysicsLosses, config: TrainConfig) -> dict[str, torch.
 
 def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[TrajectoryWriter],
               theta0: torch.Tensor, *, start_step: int, progress: ProgressFn | None,
-              optimizer_rows_state=None, balance_rows=None) -> None:
+              optimizer_rows_state=None, balance_rows=None, start_stored: bool = False) -> None:
     dtype, device = DTYPES[config.dtype], torch.device(config.device)
     theta = torch.nn.Parameter(theta0.to(device, dtype))
     lbfgs_from = {"lbfgs": 0, "adam+lbfgs": config.lbfgs_after}.get(config.optimizer)
@@ -316,7 +317,7 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                     traces = _ntk_traces(physics, current.detach(), fixed_batch, components, subset)
                 weights = balancer.weights(step, losses, grads, traces).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
-            if on_grid and (step > start_step or start_step == 0):  # a resumed start row is stored
+            if on_grid and (step > start_step or not start_stored):  # a resumed start row is stored
                 # the optimizer's state is copied only when a block is flushed, not at every step
                 state = ((lambda: [{} for _ in writers]) if rows is not None
                          else (lambda: optimizer_rows(optimizer, theta)))

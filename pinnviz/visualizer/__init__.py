@@ -27,6 +27,7 @@ from pinnviz.visualizer._scales import colorbar_ticks as colorbar_ticks
 from pinnviz.visualizer._scales import loss_norm as loss_norm
 from pinnviz.visualizer._scales import scale_kind as scale_kind
 from pinnviz.visualizer._surface import surface_axes as surface_axes
+from pinnviz.visualizer._sweep import sweep_heatmap as sweep_heatmap
 
 __all__ = [
     "FORMATS",
@@ -43,4 +44,5 @@ __all__ = [
     "save_figure",
     "scale_kind",
     "surface_axes",
+    "sweep_heatmap",
 ]
