@@ -245,3 +245,34 @@ def test_sweep_from_toml_config(tmp_path):
     assert len(run.trajectory_names()) == 4
     changed = runner.invoke(app, ["sweep", "--config", str(config), "--grid", "lr=0.1"])
     one_error_line(changed, "holds another sweep")
+
+
+def test_landscape_sharded_over_workers_equals_local(tmp_path, cluster):
+    from distributed import Client
+
+    from pinnviz.landscape import compute_landscape, load_landscape
+    from pinnviz.manifolds import fit_manifold
+
+    store = tmp_path / "run.zarr"
+    result = runner.invoke(app, ["train", "poisson1d", "--steps", "30", "--seeds", "2", "--width", "6", *TINY,
+                                 "--out", str(store)])
+    assert result.exit_code == 0, result.output
+    fit_manifold(open_run(store, mode="r+"), "pca")
+    local = compute_landscape(open_run(store), "pca", resolution=13, save=False)
+    with Client(cluster) as client:
+        sharded = compute_landscape(open_run(store), "pca", resolution=13, save=False, client=client)
+    cli = runner.invoke(app, ["landscape", str(store), "-m", "pca", "--resolution", "13", "--name", "pca-dask",
+                              "--scheduler", cluster.scheduler_address])
+    assert cli.exit_code == 0, cli.output
+    stored = load_landscape(open_run(store).group, "pca-dask")
+    for other in (sharded, stored):
+        np.testing.assert_array_equal(other.axis_0, local.axis_0)
+        for loss, grid in local.losses.items():
+            assert np.isfinite(grid).all()
+            np.testing.assert_allclose(other.losses[loss], grid, rtol=1e-12, atol=0)
+        # torch.cdist's matrix-product form rounds by block: equal to 1e-12 absolute (about 5e-14 seen)
+        np.testing.assert_allclose(other.data_distance, local.data_distance, rtol=0, atol=1e-12)
+        for traj, diag in local.trajectories.items():
+            np.testing.assert_allclose(other.trajectories[traj].true_loss["pinn"], diag.true_loss["pinn"], rtol=1e-12)
+    one_error_line(runner.invoke(app, ["landscape", str(store), "-m", "pca", "--workers", "2", "--scheduler",
+                                       cluster.scheduler_address]), "not several")

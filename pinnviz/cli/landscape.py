@@ -76,7 +76,7 @@ def landscape_command(
     check_cluster_options(workers, scheduler, scheduler_file)
     run = open_run(store, mode="r+")
     on_dask = not (workers in (None, 0) and scheduler is None and scheduler_file is None)
-    with dask_client(workers or 0, scheduler, scheduler_file) if on_dask else nullcontext() as client, \
+    with dask_client(workers, scheduler, scheduler_file) if on_dask else nullcontext() as client, \
             stage_progress() as progress:
         data = compute_landscape(run, manifold, resolution=resolution, losses=split_names(loss), margin=margin,
                                  device=device, dtype=dtype, chunk=chunk, name=name, progress=progress, client=client)
