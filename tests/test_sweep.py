@@ -274,5 +274,21 @@ def test_landscape_sharded_over_workers_equals_local(tmp_path, cluster):
         np.testing.assert_allclose(other.data_distance, local.data_distance, rtol=0, atol=1e-12)
         for traj, diag in local.trajectories.items():
             np.testing.assert_allclose(other.trajectories[traj].true_loss["pinn"], diag.true_loss["pinn"], rtol=1e-12)
+    compared = runner.invoke(app, ["compare", str(store), "--methods", "pca", "--resolution", "13", "--tag", "cl",
+                                   "--out", str(tmp_path / "compare"), "--scheduler", cluster.scheduler_address])
+    assert compared.exit_code == 0, compared.output
+    on_cluster = load_landscape(open_run(store).group, "pca-cl")
+    for loss, grid in local.losses.items():
+        np.testing.assert_allclose(on_cluster.losses[loss], grid, rtol=1e-12, atol=0)
+    from pinnviz.probes.bad_minima import bad_minima
+
+    settings = {"widths": [4, 6], "optimizers": ["adam", "sgd"], "runs": 2, "steps": 6, "log_every": 2, "save": False}
+    alone = bad_minima(open_run(store), ["pinn", "drm"], **settings)
+    with Client(cluster) as client:
+        shared = bad_minima(open_run(store), ["pinn", "drm"], client=client, **settings)
+    assert sorted(alone) == sorted(shared) and len(alone) == 10
+    for key, value in alone.items():
+        if key != "attrs":
+            np.testing.assert_allclose(shared[key], value, rtol=1e-12, atol=0)
     one_error_line(runner.invoke(app, ["landscape", str(store), "-m", "pca", "--workers", "2", "--scheduler",
                                        cluster.scheduler_address]), "not several")

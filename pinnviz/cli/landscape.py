@@ -50,6 +50,16 @@ def metrics_table(rows: list[dict], losses: list[str], title: str) -> Table:
     return table
 
 
+def _maybe_dask(workers: int | None, scheduler: str | None, scheduler_file: Path | None):
+    """A Dask client when one of the options asks for it; else nothing (the grid is evaluated here)."""
+    from pinnviz.sweep import check_cluster_options, dask_client
+
+    check_cluster_options(workers, scheduler, scheduler_file)
+    if workers in (None, 0) and scheduler is None and scheduler_file is None:
+        return nullcontext()
+    return dask_client(workers, scheduler, scheduler_file)
+
+
 @friendly_errors
 def landscape_command(
     store: Annotated[Path, typer.Argument(help="A pinnviz store with a fitted manifold.")],
@@ -71,13 +81,8 @@ def landscape_command(
 
     With --workers, --scheduler or --scheduler-file the grid is evaluated in blocks on Dask workers.
     """
-    from pinnviz.sweep import check_cluster_options, dask_client
-
-    check_cluster_options(workers, scheduler, scheduler_file)
     run = open_run(store, mode="r+")
-    on_dask = not (workers in (None, 0) and scheduler is None and scheduler_file is None)
-    with dask_client(workers, scheduler, scheduler_file) if on_dask else nullcontext() as client, \
-            stage_progress() as progress:
+    with _maybe_dask(workers, scheduler, scheduler_file) as client, stage_progress() as progress:
         data = compute_landscape(run, manifold, resolution=resolution, losses=split_names(loss), margin=margin,
                                  device=device, dtype=dtype, chunk=chunk, name=name, progress=progress, client=client)
     from pinnviz.workflows import metrics_rows
@@ -105,16 +110,22 @@ def compare_command(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figure and tables.")] = Path("."),
     image_format: Annotated[str, typer.Option("--format", help="png, svg or pdf.")] = "png",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    scheduler_file: SchedulerFileOption = None,
 ) -> None:
-    """Fit what is missing, evaluate every method on one grid, write one figure and a metrics table."""
+    """Fit what is missing, evaluate every method on one grid, write one figure and a metrics table.
+
+    With --workers, --scheduler or --scheduler-file each grid is evaluated in blocks on Dask workers.
+    """
     run = open_run(store, mode="r+")
-    with stage_progress() as progress:
+    with _maybe_dask(workers, scheduler, scheduler_file) as client, stage_progress() as progress:
         result = compare_methods(
             run, split_names(methods) or [], out_dir=out_dir, losses=split_names(loss),
             trajectories=split_names(trajectories), resolution=resolution, every=every, tag=tag, refit=refit,
             fit_options={"autoencoder": {"seconds": ae_seconds, "epochs": 1_000_000, "device": device}},
             device=device, image_format=image_format, log=lambda m: err.print(m, highlight=False),
-            progress=progress)
+            progress=progress, client=client)
     out.print(metrics_table(result["rows"], result["losses"], f"{store}: e_proj and e_relative"))
     for path in [result["figure"], *result["tables"]]:
         out.print(f"wrote {path}")

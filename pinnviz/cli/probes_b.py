@@ -9,6 +9,7 @@ import typer
 
 from pinnviz.cli._common import err, friendly_errors, out, split_names
 from pinnviz.cli.probe import probe_app
+from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import load_landscape
 from pinnviz.probes._store import load_probe
@@ -245,18 +246,25 @@ def bad_minima_command(
     log_every: LogEvery = 25,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    scheduler_file: SchedulerFileOption = None,
 ) -> None:
-    """Adam and plain gradient descent, several widths, many runs each: loss curves (paper 2.11)."""
+    """Adam and plain gradient descent, several widths, many runs each: loss curves (paper 2.11).
+
+    With --workers, --scheduler or --scheduler-file each (width, optimizer) is one task on Dask workers.
+    """
+    from pinnviz.cli.landscape import _maybe_dask
     from pinnviz.probes.bad_minima import bad_minima
     from pinnviz.visualizer._probes_b import bad_minima_figure
 
     run = open_for_probe(store, figure)
     losses = default_losses(run, loss)
     bar, progress = step_bar("bad-minima")
-    with bar:
+    with _maybe_dask(workers, scheduler, scheduler_file) as client, bar:
         result = bad_minima(run, losses, widths=numbers(widths, "--widths", int),
                             optimizers=split_names(optimizers) or [], runs=runs, steps=steps, lr=lr, seed=seed,
-                            log_every=log_every, progress=progress)
+                            log_every=log_every, progress=None if client is not None else progress, client=client)
     for key, info in result["attrs"]["summary"].items():
         out.print(f"{key}: final loss min {info['min']:.4g}, median {info['median']:.4g}, max {info['max']:.4g}")
     finish(bad_minima_figure(load_probe(run, "bad-minima")), figure, dpi, "bad-minima")

@@ -108,11 +108,12 @@ def compare_methods(run: Run, methods: Sequence[str], *, out_dir: Path, losses: 
                     trajectories: Sequence[str] | None = None, resolution: int = 100, every: int = 1,
                     tag: str | None = None, fit_options: dict[str, dict] | None = None, refit: bool = False,
                     device: str = "cpu", dtype: str = "float64", image_format: str = "png",
-                    max_slow_points: int = 900, log: Log | None = None, progress=None) -> dict:
+                    max_slow_points: int = 900, log: Log | None = None, progress=None, client=None) -> dict:
     """Fit (where missing), evaluate and draw each method on the same trajectories and resolution.
 
     Manifolds and landscapes are stored as `<method>` or `<method>-<tag>`. Returns a dict with the
-    landscapes, the metrics rows, and the paths of the figure and the tables.
+    landscapes, the metrics rows, and the paths of the figure and the tables. With a `distributed.Client`
+    each landscape's grid is evaluated in blocks on its workers (`compute_landscape(client=...)`).
     """
     unknown = [m for m in methods if m not in MANIFOLDS]
     if unknown:
@@ -143,7 +144,7 @@ def compare_methods(run: Run, methods: Sequence[str], *, out_dir: Path, losses: 
                 continue
         datas[method] = compute_landscape(run, name, resolution=resolution, losses=loss_names, device=device,
                                           dtype=dtype, name=name, max_slow_points=max_slow_points,
-                                          progress=progress)
+                                          progress=progress, client=client)
         say(f"landscape {name}: {datas[method].attrs['points']} points in {datas[method].attrs['seconds']:.1f} s")
     stem = f"compare-{tag}" if tag else "compare"
     figure = comparison_figure(datas, loss_names)
