@@ -48,15 +48,16 @@ def reference_train(tmp_path: Path, label: str, args: list[str]):
     return open_run(path).trajectory("t")
 
 
-def test_sweep_on_cluster_equals_single_trains_and_reports(tmp_path, cluster):
+def test_sweep_on_local_cluster_equals_single_trains_and_reports(tmp_path):
     out = tmp_path / "sweep"
     args = ["sweep", "poisson1d", "--grid", "width=4,6", "--grid", "lr=0.001,0.01", "--grid", "seed=0..1",
-            "--steps", "15", *TINY, "--out", str(out), "--scheduler", cluster.scheduler_address]
+            "--steps", "15", *TINY, "--out", str(out), "--workers", "2"]  # starts its own LocalCluster
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     document = json.loads((out / "sweep.json").read_text())
     assert document["spec"]["grid"] == {"width": [4, 6], "lr": [0.001, 0.01], "seed": [0, 1]}
     assert [t["state"] for t in document["tasks"]] == ["done"] * 8
+    assert len({t["worker"] for t in document["tasks"]}) == 2  # both worker processes trained
     assert sorted(p.name for p in out.glob("*.zarr")) == ["poisson1d_width=4.zarr", "poisson1d_width=6.zarr"]
     means = {}
     for width in (4, 6):

@@ -128,7 +128,8 @@ def sweep_command(
     problem: Annotated[str | None, typer.Argument(help="Problem name, e.g. convection1d (or from --config).")] = None,
     grid: Annotated[list[str] | None, typer.Option(help="KEY=V1,V2,... or KEY=LOW..HIGH (repeatable): a train "
                                                    "option (lr, seed, width, ...) or a problem setting.")] = None,
-    config: Annotated[Path | None, typer.Option(help="A sweep.toml with problem, out, [train] and [grid].")] = None,
+    config: Annotated[Path | None, typer.Option(help="A sweep.toml: problem, out, workers, a train table of "
+                                                "options and a grid table.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Sweep folder: one store per problem "
                                                  "configuration, sweep.json, sweep.csv, sweep.md.")] = None,
     workers: WorkersOption = None,
