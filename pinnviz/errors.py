@@ -46,3 +46,32 @@ def unknown_name(kind: str, name: str, valid) -> UnknownNameError:
     """Build the standard 'unknown X' error that lists the valid names."""
     choices = ", ".join(sorted(valid)) or "(none)"
     return UnknownNameError(f"unknown {kind} {name!r}; valid: {choices}")
+
+
+class AlreadyExistsError(PinnvizError, FileExistsError):
+    """A result (trajectory, manifold, landscape, probe) of that name is stored; replacing it needs force."""
+
+
+class StaleResultError(PinnvizError, ValueError):
+    """A stored result computed from something that has changed since (a refitted manifold, a resumed trajectory)."""
+
+
+class DamagedStoreError(PinnvizError, OSError):
+    """A store whose files cannot be read back (a truncated or missing chunk, an unreadable attribute)."""
+
+
+class StoreAccessError(PinnvizError, PermissionError):
+    """A store or an output path that cannot be written (read-only, not a folder, ...)."""
+
+
+def check_settings(*checks: tuple[str, object, bool, str]) -> None:
+    """Raise InvalidSettingError for the first failed check (label, value, ok, rule), naming only that setting.
+
+    >>> check_settings(("pairs", 9, 9 >= 1, ">= 1"), ("resolution", 1, 1 >= 2, ">= 2"))
+    Traceback (most recent call last):
+    ...
+    pinnviz.errors.InvalidSettingError: resolution=1 must be >= 2
+    """
+    for label, value, ok, rule in checks:
+        if not ok:
+            raise InvalidSettingError(f"{label}={value} must be {rule}")

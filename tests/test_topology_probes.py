@@ -107,6 +107,7 @@ def test_a_tree_of_a_changed_landscape_is_refused(tmp_path, store):
     back, source = load_topology(run, attrs["name"])
     np.testing.assert_array_equal(back.death, tree.death)
     assert back.min_persistence == 0.5 and back.connectivity == "face"
+    run.overwrite = True  # replacing a stored landscape needs --force
     compute_landscape(run, "pca", resolution=12, losses=["pinn"])
     with pytest.raises(IncompatibleRunError, match="earlier landscape"):
         load_topology(run, attrs["name"])
@@ -156,7 +157,7 @@ def test_cli_probe_topology_and_hessian_landscape(tmp_path, store):
     fig = topology_figure(*load_topology(open_run(path), "topology-h2"))
     assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 4
     for suffix in ("svg", "pdf"):
-        result = runner.invoke(app, ["probe", "topology", str(path), "--landscape", "pca", "-o",
+        result = runner.invoke(app, ["probe", "topology", str(path), "--landscape", "pca", "--force", "-o",
                                      str(tmp_path / f"t.{suffix}")])
         assert result.exit_code == 0 and (tmp_path / f"t.{suffix}").stat().st_size > 1000
 

@@ -104,7 +104,10 @@ def global_options(
     """Loss landscapes of physics-informed networks, with honest projection diagnostics."""
     if threads is not None:
         if threads < 1:
-            raise typer.BadParameter(f"threads={threads} must be >= 1", param_hint="'--threads'")
+            from pinnviz.cli._common import EXIT_USAGE, print_error
+
+            print_error(f"threads={threads} must be >= 1 (--threads)")
+            raise typer.Exit(EXIT_USAGE)
         import torch
 
         torch.set_num_threads(threads)

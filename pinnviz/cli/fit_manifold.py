@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,9 @@ from rich.table import Table
 from pinnviz.cli._common import err, friendly_errors, out, split_names
 from pinnviz.errors import InvalidSettingError
 from pinnviz.manifolds import MANIFOLDS, fit_manifold, manifold_class
+from pinnviz.manifolds._fit import select_points
 from pinnviz.store import open_run
+from pinnviz.store._names import check_name
 
 AE = "Autoencoder"
 OTHER = "Other methods"
@@ -39,6 +42,7 @@ _OPTION_METHODS = {
     "n_neighbors": ("n_neighbors", {"umap"}),
     "min_dist": ("min_dist", {"umap"}),
     "normalise": ("normalise", {"random"}),
+    "span": ("span", {"trench"}),
 }
 
 
@@ -67,6 +71,28 @@ def _fit_progress(method: str):
             bar.update(task, completed=int(1000 * fraction), info=info)
 
         yield progress
+
+
+PHYSICS_METHODS = ("hessian-plane", "trench")  # planes made from the physics at the trajectory's last row
+
+
+def _physics_plane(run, method: str, selection: list[str] | None, loss: str | None, every: int):
+    """The one trajectory and the directions a hessian-plane or trench manifold is fitted with."""
+    names = selection or run.trajectory_names()[:1]
+    if len(names) != 1:
+        raise InvalidSettingError(f"--method {method} is fitted on one trajectory; pass --trajectories NAME "
+                                  f"(got {len(names)}: {', '.join(names) or 'none'})")
+    select_points(run, names, every)  # unknown, empty or non-finite trajectories fail before any Hessian
+    if method == "hessian-plane":
+        from pinnviz.probes.hessian_plane import hessian_plane
+
+        plane, _ = hessian_plane(run, names[0], loss=loss, save=False)
+        return names, {"center": plane.center_, "directions": plane.directions_,
+                       "eigenvalues": [float(v) for v in plane.eigenvalues]}
+    from pinnviz.probes.basis import basis
+
+    result = basis(run, names[0], landscape=False, save=False)
+    return names, {"direction": result["null_direction"]}
 
 
 def _fmt(value) -> str:
@@ -118,10 +144,20 @@ def fit_manifold_command(
                                                    rich_help_panel=OTHER)] = None,
     normalise: Annotated[str | None, typer.Option(help="random: filter, layer or none (filter).",
                                                      rich_help_panel=OTHER)] = None,
+    span: Annotated[float | None, typer.Option(help="trench: half-width of the plane (unit directions, 2).",
+                                               rich_help_panel=OTHER)] = None,
+    loss: Annotated[str | None, typer.Option(help="hessian-plane: the loss whose Hessian is used (default: "
+                                             "the trajectory's objective).",
+                                             rich_help_panel=OTHER)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a stored manifold of that name (its "
+                                        "landscapes become stale).")] = False,
 ) -> None:
-    """Fit a 2-D manifold on trajectories of a store and save it under manifolds/NAME."""
-    manifold_class(method)  # an unknown method fails before the store is read
+    """Fit a 2-D manifold on trajectories of a store and save it under manifolds/NAME.
+
+    hessian-plane (the top two Hessian eigenvectors at the trajectory's last row) and trench (the basis
+    functions' Gram null direction and a random direction) are fitted on one trajectory."""
+    cls = manifold_class(method)  # an unknown method fails before the store is read
     widths = None
     if hidden is not None:
         try:
@@ -143,13 +179,23 @@ def fit_manifold_command(
         raise InvalidSettingError(f"--device applies to autoencoder and pca, not to --method {method}")
     if method == "autoencoder" and seconds is not None and epochs is None:
         hyper["epochs"] = None  # the time budget alone sizes the schedule
-    if method != "pca":
+    if "seed" in cls.hyper_names():
         hyper["seed"] = seed
     if through is not None and method != "random":
         raise InvalidSettingError(f"--through applies to random, not to --method {method}")
-    run = open_run(store, mode="r+")
+    if loss is not None and method != "hessian-plane":
+        raise InvalidSettingError(f"--loss applies to hessian-plane, not to --method {method}")
+    if span is not None and not (math.isfinite(span) and span > 0):
+        raise InvalidSettingError(f"--span {span} must be a finite number > 0")
+    run = open_run(store, mode="r+", overwrite=force)
+    selection = split_names(trajectories)
+    if method in PHYSICS_METHODS:
+        check_name("manifold", name or method)
+        run.check_overwrite("manifold", name or method)
+        selection, physics_hyper = _physics_plane(run, method, selection, loss, every)
+        hyper.update(physics_hyper)
     with _fit_progress(method) as progress:
-        _, report = fit_manifold(run, method, split_names(trajectories), every, name, through=through,
+        _, report = fit_manifold(run, method, selection, every, name, through=through,
                                  progress=progress, **hyper)
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from pinnviz.cli._common import fit_width, friendly_errors, out
+from pinnviz.cli._common import err, fit_width, friendly_errors, out
 from pinnviz.store import Run, display_status, open_run
 from pinnviz.store._manage import names_of
 
@@ -141,6 +141,9 @@ def info_command(
     """Show the problem, the model and every trajectory, manifold, landscape and probe of a store."""
     fit_width(out)  # COLUMNS as it is now (a long-lived process may run several commands)
     run = open_run(store)
+    for entry in run.foreign_entries():  # e.g. left by an old pinnviz that accepted a name with '/'
+        err.print(f"[yellow]warning:[/] skipped {entry} of {store}: not a trajectory (no params array)",
+                  highlight=False, soft_wrap=True)
     summary = run_summary(run)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pinnviz.cli._common import err, friendly_errors, out, split_names, step_progress
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
+from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import compute_landscape
 from pinnviz.store import open_run
 from pinnviz.workflows import compare_methods, run_demo
@@ -76,12 +77,13 @@ def landscape_command(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     scheduler_file: SchedulerFileOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a stored landscape of that name.")] = False,
 ) -> None:
     """Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics.
 
     With --workers, --scheduler or --scheduler-file the grid is evaluated in blocks on Dask workers.
     """
-    run = open_run(store, mode="r+")
+    run = open_run(store, mode="r+", overwrite=force)
     with _maybe_dask(workers, scheduler, scheduler_file) as client, stage_progress() as progress:
         data = compute_landscape(run, manifold, resolution=resolution, losses=split_names(loss), margin=margin,
                                  device=device, dtype=dtype, chunk=chunk, name=name, progress=progress, client=client)
@@ -113,15 +115,20 @@ def compare_command(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     scheduler_file: SchedulerFileOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace stored manifolds fitted on other trajectories "
+                                        "and landscapes of another resolution.")] = False,
 ) -> None:
     """Fit what is missing, evaluate every method on one grid, write one figure and a metrics table.
 
     With --workers, --scheduler or --scheduler-file each grid is evaluated in blocks on Dask workers.
+    Stale landscapes (their manifold was refitted) are computed again.
     """
+    if not ae_seconds > 0 or ae_seconds == float("inf"):
+        raise InvalidSettingError(f"--ae-seconds {ae_seconds} must be a finite number > 0")
     run = open_run(store, mode="r+")
     with _maybe_dask(workers, scheduler, scheduler_file) as client, stage_progress() as progress:
         result = compare_methods(
-            run, split_names(methods) or [], out_dir=out_dir, losses=split_names(loss),
+            run, split_names(methods) or [], out_dir=out_dir, losses=split_names(loss), force=force,
             trajectories=split_names(trajectories), resolution=resolution, every=every, tag=tag, refit=refit,
             fit_options={"autoencoder": {"seconds": ae_seconds, "epochs": 1_000_000, "device": device}},
             device=device, image_format=image_format, log=lambda m: err.print(m, highlight=False),

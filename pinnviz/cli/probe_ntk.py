@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import friendly_errors, out
+from pinnviz.cli._common import Force, friendly_errors, out
 from pinnviz.cli.probe import probe_app
 from pinnviz.store import open_run
 from pinnviz.visualizer import save_figure
@@ -26,6 +26,7 @@ def ntk_command(
     seed: Annotated[int, typer.Option(help="Seed of the point subset.")] = 0,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the figure here "
                                                 "(.png, .svg or .pdf).")] = None,
+    force: Force = False,
 ) -> None:
     """NTK blocks K_uu, K_rr at logged steps: traces, eigenvalues, Delta K(t) (stored in probes/ntk-NAME)."""
     from pinnviz.probes.ntk import ntk
@@ -34,7 +35,7 @@ def ntk_command(
         figure_format(output)
     results = []
     for store in stores:
-        run = open_run(store, mode="r+")
+        run = open_run(store, mode="r+", overwrite=force)
         result = ntk(run, trajectory, every=every, points=points, seed=seed)
         label = f"{result['problem']} width {result['width']} depth {result['depth']}"
         results.append((label, result))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import err, friendly_errors, out, split_names
+from pinnviz.cli._common import Force, err, friendly_errors, out, split_names
 from pinnviz.cli.probe import probe_app
 from pinnviz.store import open_run
 from pinnviz.visualizer import save_figure
@@ -35,11 +35,12 @@ def hessian_landscape_command(
     losses: Annotated[str | None, typer.Option(help="Losses on the grid, comma-separated (default: --loss).")] = None,
     method: Annotated[str, typer.Option(help="auto (exact up to 2,000 parameters), exact or lanczos.")] = "auto",
     name: Annotated[str | None, typer.Option(help="Store as probes/NAME (default hessian-landscape-TRAJ-Dd).")] = None,
+    force: Force = False,
 ) -> None:
     """A d-dimensional landscape along the top-d Hessian eigenvectors at a trajectory point (probes/NAME)."""
     from pinnviz.probes.hessian_landscape import hessian_landscape
 
-    run = open_run(store, mode="r+")
+    run = open_run(store, mode="r+", overwrite=force)
     with err.status("Hessian directions and the grid"):
         result = hessian_landscape(run, trajectory, dims=dims, row=row, resolution=resolution, span=span, loss=loss,
                                    losses=split_names(losses), method=method, name=name)
@@ -63,6 +64,7 @@ def topology_command(
     name: Annotated[str | None, typer.Option(help="Store as probes/NAME (default topology-LANDSCAPE).")] = None,
     figure: FigurePath = None,
     dpi: Annotated[float, typer.Option(help="Resolution of a PNG figure.")] = 100,
+    force: Force = False,
 ) -> None:
     """Merge tree of a landscape's sublevel sets: minima, saddles, basins, persistence, the landscape profile."""
     from pinnviz.probes.topology import landscape_field, topology
@@ -70,7 +72,7 @@ def topology_command(
 
     if figure is not None:
         figure_format(figure)
-    run = open_run(store, mode="r+")
+    run = open_run(store, mode="r+", overwrite=force)
     tree, attrs = topology(run, landscape, loss=loss, connectivity=connectivity, min_persistence=min_persistence,
                            name=name)
     m = attrs["metrics"]

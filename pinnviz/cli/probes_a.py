@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from pinnviz.cli._common import err, friendly_errors, out, split_names, step_progress
+from pinnviz.cli._common import Force, err, friendly_errors, out, split_names, step_progress
 from pinnviz.cli.probe import probe_app
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes import (
@@ -23,6 +23,7 @@ from pinnviz.probes import (
 )
 from pinnviz.probes.mli import train_mli_ensembles
 from pinnviz.store import open_run
+from pinnviz.store._names import check_name
 from pinnviz.visualizer import save_figure
 from pinnviz.visualizer._export import figure_format
 from pinnviz.visualizer._probes_a import (
@@ -50,10 +51,10 @@ def bar(description: str):
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-def _open(store: Path, figure: Path | None):
+def _open(store: Path, figure: Path | None, force: bool = False):
     if figure is not None:
         figure_format(figure)  # a bad suffix fails now, not after the computation
-    return open_run(store, mode="r+")
+    return open_run(store, mode="r+", overwrite=force)
 
 
 def _trajectories(run, text: str | None, count: int | None = None) -> list[str]:
@@ -97,9 +98,10 @@ def mli_command(
     tolerance: Annotated[float, typer.Option(help="Largest rise, relative to a curve's range, still monotonic.")]
     = 1e-6,
     figure: Figure = None,
+    force: Force = False,
 ) -> None:
     """Monotonic linear interpolation (section 2.1): loss from initial to final parameters, per trajectory."""
-    run = _open(store, figure)
+    run = _open(store, figure, force)
     names = split_names(trajectories)
     scale_list = _floats(scales, "scales")
     if scale_list:
@@ -127,9 +129,10 @@ def hessian_walk_command(
     steps: Annotated[int, typer.Option(help="Number of steps.")] = 500,
     loss: Loss = None,
     figure: Figure = None,
+    force: Force = False,
 ) -> None:
     """Hessian walk (section 2.2): steps along the smallest-|eigenvalue| eigenvector from the final point."""
-    run = _open(store, figure)
+    run = _open(store, figure, force)
     stored = []
     for traj in _trajectories(run, trajectories):
         with bar(f"walk {traj}") as progress:
@@ -153,10 +156,14 @@ def mode_connectivity_command(
     nodes: Annotated[int, typer.Option(help="Midpoint nodes in t for equation (5).")] = 32,
     points: Annotated[int, typer.Option(help="Points in t where the paths are drawn.")] = 101,
     figure: Figure = None,
+    force: Force = False,
 ) -> None:
     """Mode connectivity (section 2.3): straight and quadratic Bezier paths between two solutions."""
-    run = _open(store, figure)
+    run = _open(store, figure, force)
     names = _trajectories(run, trajectories, count=2)
+    if trajectories is None and len(names) < 2:
+        raise InvalidSettingError(f"mode-connectivity needs two trajectories and {store} holds only "
+                                  f"{', '.join(names)}; train another seed (pinnviz train --seed 1 --out {store})")
     if len(names) % 2 or not names:
         raise InvalidSettingError(f"--trajectories needs pairs of trajectories, got {len(names)}: {', '.join(names)}")
     stored = []
@@ -184,9 +191,10 @@ def random_planes_command(
     stochastic: Annotated[int | None, typer.Option(help="Re-draw B Monte Carlo points at every evaluation.")]
     = None,
     figure: Figure = None,
+    force: Force = False,
 ) -> None:
     """Random planes (sections 2.4, 2.5): the loss on planes of filter-normalised random directions."""
-    run = _open(store, figure)
+    run = _open(store, figure, force)
     traj = _trajectories(run, trajectories)[0]
     result = random_planes(run, traj, at=at, pairs=pairs, resolution=resolution, extent=extent,
                            losses=split_names(loss), seed=seed, stochastic=stochastic)
@@ -206,9 +214,10 @@ def spectrum_command(
     activation: Annotated[str | None, typer.Option(help="Retrain with this activation first (x+tanh: the "
                                                         "non-saturating check).")] = None,
     figure: Figure = None,
+    force: Force = False,
 ) -> None:
     """Hessian spectrum (section 2.6) at stored rows of a trajectory."""
-    run = _open(store, figure)
+    run = _open(store, figure, force)
     stored = []
     for traj in _trajectories(run, trajectories):
         with bar(f"spectrum {traj}") as progress:
@@ -230,9 +239,12 @@ def hessian_plane_command(
     row: Annotated[int, typer.Option(help="Row of the trajectory at the plane's centre (-1: last).")] = -1,
     loss: Loss = None,
     name: Annotated[str, typer.Option(help="Stored manifold name.")] = "hessian-plane",
+    force: Force = False,
 ) -> None:
     """The plane of the two largest-eigenvalue Hessian eigenvectors at a point, stored as a manifold."""
-    run = open_run(store, mode="r+")
+    run = open_run(store, mode="r+", overwrite=force)
+    check_name("manifold", name)
+    run.check_overwrite("manifold", name)  # before the Hessian is computed
     traj = _trajectories(run, trajectories)[0]
     _, report = hessian_plane(run, traj, row=row, loss=loss, name=name)
     out.print(f"eigenvalues {report['eigenvalues'][0]:.4g}, {report['eigenvalues'][1]:.4g}; mean projection error "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import err, friendly_errors, out, split_names
+from pinnviz.cli._common import Force, err, friendly_errors, out, split_names
 from pinnviz.cli.probe import probe_app
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.errors import InvalidSettingError
@@ -26,11 +26,11 @@ LossNames = Annotated[str | None, typer.Option("--loss", help="Losses, comma-sep
 Dpi = Annotated[float, typer.Option(help="Resolution of a PNG figure.")]
 
 
-def open_for_probe(store: Path, figure: Path | None):
+def open_for_probe(store: Path, figure: Path | None, force: bool = False):
     """The store opened for writing; a bad figure suffix is rejected before any computation."""
     if figure is not None:
         figure_format(figure)
-    return open_run(store, mode="r+")
+    return open_run(store, mode="r+", overwrite=force)
 
 
 def numbers(text: str | None, what: str, kind=float) -> list | None:
@@ -76,12 +76,13 @@ def basis_command(
     no_landscape: Annotated[bool, typer.Option("--no-landscape", help="Skip the trench plane.")] = False,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    force: Force = False,
 ) -> None:
     """Learned basis functions, the rank of their Gram matrix and the null-direction "trench" (paper 2.6)."""
     from pinnviz.probes.basis import basis
     from pinnviz.visualizer._probes_b import basis_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     result = basis(run, trajectory, step=step, tolerance=tolerance, span=span, resolution=resolution, seed=seed,
                    landscape=not no_landscape)
     attrs = result["attrs"]
@@ -103,12 +104,13 @@ def trajectory_pca_command(
     no_landscape: Annotated[bool, typer.Option("--no-landscape", help="Only the explained variance.")] = False,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    force: Force = False,
 ) -> None:
     """Explained variance of the trajectory's principal components; contours on planes (1,2), (1,3), (2,3) (2.9)."""
     from pinnviz.probes.trajectory_pca import trajectory_pca
     from pinnviz.visualizer._probes_b import trajectory_pca_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     with err.status("principal planes and their landscapes"):
         result = trajectory_pca(run, trajectory, resolution=resolution, landscape=not no_landscape)
     attrs = result["attrs"]
@@ -129,12 +131,13 @@ def acceleration_command(
     lr: Annotated[float | None, typer.Option(help="Pseudo-time step (default: each trajectory's lr).")] = None,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    force: Force = False,
 ) -> None:
     """|theta''| and |theta''| / |theta'|^2 along trajectories, by finite differences (paper 2.10, eq. 6)."""
     from pinnviz.probes.acceleration import acceleration
     from pinnviz.visualizer._probes_b import acceleration_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     names = split_names(trajectories) or run.trajectory_names()
     probes = []
     for traj in names:
@@ -178,12 +181,13 @@ def goldilocks_command(
     log_every: LogEvery = 50,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    force: Force = False,
 ) -> None:
     """Adam confined to hyperspheres of given radii, and free parameter norms from scaled inits (paper 2.7)."""
     from pinnviz.probes.goldilocks import goldilocks
     from pinnviz.visualizer._probes_b import goldilocks_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     bar, progress = step_bar("goldilocks")
     with bar:
@@ -213,12 +217,13 @@ def intrinsic_dim_command(
     log_every: LogEvery = 100,
     figure: FigurePath = None,
     dpi: Dpi = 100,
+    force: Force = False,
 ) -> None:
     """Training in random affine subspaces theta_0 + A w of given dimensions, against full training (2.8)."""
     from pinnviz.probes.intrinsic_dim import intrinsic_dim
     from pinnviz.visualizer._probes_b import intrinsic_dim_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     bar, progress = step_bar("intrinsic-dim")
     with bar:
@@ -249,6 +254,7 @@ def bad_minima_command(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     scheduler_file: SchedulerFileOption = None,
+    force: Force = False,
 ) -> None:
     """Adam and plain gradient descent, several widths, many runs each: loss curves (paper 2.11).
 
@@ -258,7 +264,7 @@ def bad_minima_command(
     from pinnviz.probes.bad_minima import bad_minima
     from pinnviz.visualizer._probes_b import bad_minima_figure
 
-    run = open_for_probe(store, figure)
+    run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     bar, progress = step_bar("bad-minima")
     with _maybe_dask(workers, scheduler, scheduler_file) as client, bar:

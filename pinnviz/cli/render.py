@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
-from pinnviz.cli._common import friendly_errors, out, split_names
-from pinnviz.errors import InvalidSettingError
-from pinnviz.landscape import load_landscape
+from pinnviz.cli._common import friendly_errors, out, split_names, writable_file
+from pinnviz.errors import InvalidSettingError, NonFiniteError, StaleResultError, unknown_name
+from pinnviz.landscape import landscape_names, landscape_staleness, load_landscape
 from pinnviz.store import open_run
 from pinnviz.visualizer import landscape_figure, save_figure
 from pinnviz.visualizer._export import figure_format
@@ -56,6 +58,10 @@ def render_command(
         raise InvalidSettingError("give one of --landscape NAME or --probe NAME")
     path = output if output is not None else default_output(store, landscape or probe.replace(",", "-"))
     figure_format(path)  # a bad suffix fails before any drawing
+    writable_file(path, "--output")
+    for label, value in (("--dpi", dpi), ("--width", width), ("--height", height)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InvalidSettingError(f"{label} {value} must be a finite number > 0")
     run = open_run(store)
     if probe is not None:
         from pinnviz.visualizer._probe_figure import probe_figure
@@ -64,7 +70,20 @@ def render_command(
         out.print(str(written), highlight=False, soft_wrap=True)
         return
     dpi = DEFAULT_DPI if dpi is None else dpi
+    if landscape not in landscape_names(run.group):
+        raise unknown_name(f"landscape in {store}", landscape, landscape_names(run.group))
+    attrs = dict(run.group[f"landscapes/{landscape}"].attrs)
+    stale = landscape_staleness(run, attrs)
+    if stale:
+        manifold = attrs.get("manifold", landscape)
+        raise StaleResultError(f"landscape {landscape!r} is stale: {stale}; compute it again with: pinnviz "
+                               f"landscape {store} --manifold {manifold} --name {landscape} --force")
     data = load_landscape(run.group, landscape)
+    drawn = split_names(loss) or list(data.losses)
+    for name in drawn:
+        if name in data.losses and not np.isfinite(data.losses[name]).any():
+            raise NonFiniteError(f"landscape {landscape!r} has no finite {name} value (every grid point is NaN "
+                                 "or infinite): nothing to draw; check the manifold's decode and the margin")
     fig = landscape_figure(data, split_names(loss), diagnostics=not no_diagnostics, surface=surface,
                            size=(width, height), dpi=dpi)
     written = save_figure(fig, path, dpi=dpi)

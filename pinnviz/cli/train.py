@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import friendly_errors, out, step_progress
+from pinnviz.cli._common import EXIT_INTERRUPTED, err, friendly_errors, out, print_error, step_progress
 from pinnviz.cli.info import print_trajectory_table
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, PinnvizError
 from pinnviz.store import open_run
 from pinnviz.trainers import build_training, resume, train
 
@@ -94,6 +94,56 @@ def train_command(
                                              "of --out; other options are read from the store.")] = False,
 ) -> None:
     """Train a physics-informed network and log every parameter vector to a Zarr store."""
+    try:
+        names = _train_or_resume(**locals())
+    except KeyboardInterrupt:
+        _report_interrupt(out_path)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    run = open_run(out_path)
+    print_trajectory_table(run, names, title=f"{out_path}")
+    for traj in names:
+        warning = divergence_warning(run.trajectory(traj))
+        if warning:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    out.print(f"stored in {out_path.resolve()}")
+
+
+DIVERGED_FACTOR = 100.0  # the objective grew this many times over its start (and its scale, at least 1)
+
+
+def divergence_warning(traj) -> str | None:
+    """A line for a trajectory whose objective ended far above where it started (a too large --lr)."""
+    objective = traj.attrs.get("objective") or traj.attrs.get("loss")
+    values = traj.losses.get(objective)
+    if values is None or len(values) < 2:
+        return None
+    first, last = float(values[0]), float(values[-1])
+    if not abs(last) > DIVERGED_FACTOR * max(abs(first), 1.0):  # NaN stops training with its own error
+        return None
+    return (f"{traj.name}: {objective} went from {first:.3g} at step {int(traj.steps[0])} to {last:.3g} at step "
+            f"{int(traj.steps[-1])}: training diverged; lower --lr (was {traj.attrs.get('lr')})")
+
+
+def _report_interrupt(out_path: Path) -> None:
+    """After Ctrl-C: what the store kept, and the command that continues it."""
+    try:
+        run = open_run(out_path)
+        from pinnviz.trainers._train import resumable
+
+        kept = [(n, run.trajectory_attrs(n)) for batch in resumable(run).values() for n in batch]
+    except (PinnvizError, OSError):  # the store may not exist yet: nothing was kept
+        kept = []
+    if not kept:
+        print_error("interrupted (Ctrl-C) before any row was stored")
+        return
+    rows = ", ".join(f"{n} {int(a.get('length', 0))} rows" for n, a in kept)
+    print_error(f"interrupted (Ctrl-C); kept {rows}; continue with: pinnviz train --resume --out {out_path}")
+
+
+def _train_or_resume(*, problem, out_path, loss, optimizer, lr, lbfgs_after, lbfgs_lr, balance, weights,
+                     balance_every, ntk_points, steps, seed, seeds, init_scale, log_every, name, width, depth,
+                     activation, solution, quadrature, points, settings, device, dtype, store_dtype, diagnostics_every,
+                     resume_run) -> list[str]:
     if resume_run:
         with step_progress("resuming") as progress:
             names = resume(out_path, progress=progress)
@@ -111,6 +161,4 @@ def train_command(
         loss = config.loss
         with step_progress(f"train {problem} {loss}", loss) as progress:
             names = train(out_path, physics, config, name=name, progress=progress)
-    run = open_run(out_path)
-    print_trajectory_table(run, names, title=f"{out_path}")
-    out.print(f"stored in {out_path.resolve()}")
+    return names

@@ -13,6 +13,7 @@ import zarr
 
 from pinnviz.errors import unknown_name
 from pinnviz.store._arrays import write_array
+from pinnviz.store._run import read_rows
 
 
 @dataclass
@@ -114,13 +115,13 @@ def load_landscape(root: zarr.Group, name: str) -> LandscapeData:
     if name not in names:
         raise unknown_name("landscape", name, names)
     group = root[f"landscapes/{name}"]
-    read = lambda g, k: np.asarray(g[k][...])  # noqa: E731
-    losses = {k: np.asarray(a[...]) for k, a in group["loss"].arrays()}
+    read = lambda g, k: read_rows(g[k])  # noqa: E731
+    losses = {k: read_rows(a) for k, a in group["loss"].arrays()}
     trajectories = {}
     if "diagnostics" in group:
         for traj, g in group["diagnostics"].groups():
             per_loss = {
-                key: ({k: np.asarray(a[...]) for k, a in g[key].arrays()} if key in g else {})
+                key: ({k: read_rows(a) for k, a in g[key].arrays()} if key in g else {})
                 for key in ("true_loss", "loss_at_projection", "relative_loss_error", "range_loss_error")
             }
             trajectories[traj] = TrajectoryDiagnostics(

@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from pinnviz.errors import InvalidSettingError, unknown_name
+from pinnviz.errors import InvalidSettingError, StaleResultError, unknown_name
 from pinnviz.landscape._data import LandscapeData, TrajectoryDiagnostics, save_landscape
-from pinnviz.manifolds import Manifold, load_manifold, manifold_info
+from pinnviz.manifolds import Manifold, load_manifold, manifold_info, manifold_names, manifold_staleness
 from pinnviz.manifolds._outofcore import MEMORY_BUDGET, row_blocks_of
 from pinnviz.store import Run
+from pinnviz.store._names import check_name
 from pinnviz.trainers import DTYPES
 
 # progress(stage, completed, total): stage is "decode", "evaluate" or "diagnostics"
@@ -212,6 +213,52 @@ def data_distance_of(run: Run, manifold: Manifold, info: dict, device, torch_dty
     return distance_to_data
 
 
+MAX_GRID_BYTES = 2 << 30  # the R x R result grids (each loss, data distance, extrapolation mask) held in memory
+
+
+def check_landscape_options(run: Run, manifold_name: str | None, *, resolution: int, losses: Sequence[str] | None,
+                            margin: float | None, device: str, dtype: str, chunk: int | None, name: str | None,
+                            save: bool = True) -> None:
+    """Every check of `compute_landscape` that needs no computation, so that a mistake costs nothing
+    (those of the stored manifold are left out with `manifold_name=None`)."""
+    if not isinstance(resolution, int | np.integer) or resolution < 2:
+        raise InvalidSettingError(f"resolution={resolution} must be an integer >= 2")
+    grids = (len(losses) if losses else 4) + 2  # the losses (a problem has a few), data distance, extrapolated
+    limit = int(np.sqrt(MAX_GRID_BYTES / (8 * grids)))
+    if resolution > limit:
+        need = resolution**2 * grids * 8 / 2**30
+        raise InvalidSettingError(f"resolution={resolution} makes {resolution**2:.3g} grid points, {need:.3g} GiB "
+                                  f"of result grids (limit {MAX_GRID_BYTES >> 30} GiB); use --resolution <= {limit}")
+    if margin is not None and not (np.isfinite(margin) and margin >= 0):
+        raise InvalidSettingError(f"margin={margin} must be a finite number >= 0 (a fraction of the extent, "
+                                  "e.g. 0.1)")
+    if chunk is not None and (not isinstance(chunk, int | np.integer) or chunk < 1):
+        raise InvalidSettingError(f"chunk={chunk} must be an integer >= 1 (parameter vectors per batch)")
+    if dtype not in DTYPES:
+        raise unknown_name("dtype", dtype, DTYPES)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidSettingError(f"device={device!r} but CUDA is not available; use --device cpu")
+    if losses is not None:
+        if not list(losses):
+            raise InvalidSettingError("the loss selection is empty; name at least one loss, e.g. --loss pinn")
+        twice = sorted({n for n in losses if list(losses).count(n) > 1})
+        if twice:
+            raise InvalidSettingError(f"loss {twice[0]!r} is named twice in {','.join(losses)}")
+        run.physics().check_names(list(losses))
+    if manifold_name is None:
+        return
+    names = manifold_names(run)
+    if manifold_name not in names:
+        raise unknown_name(f"manifold in {run.path}", manifold_name, names)
+    stale = manifold_staleness(run, manifold_name)
+    if stale:
+        raise StaleResultError(f"manifold {manifold_name!r} is stale: {stale}; refit it with `pinnviz "
+                               f"fit-manifold {run.path} --name {manifold_name} --force ...`")
+    if save:
+        check_name("landscape", name or manifold_name)
+        run.check_overwrite("landscape", name or manifold_name)
+
+
 def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 100,
                       losses: Sequence[str] | None = None, margin: float | None = None, device: str = "cpu",
                       dtype: str = "float64", chunk: int | None = None, max_slow_points: int = SLOW_DECODE_POINTS,
@@ -251,13 +298,9 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
     if client is not None and not stored:
         raise InvalidSettingError("a landscape on Dask workers needs a stored manifold: each worker loads it "
                                   "from the store (save it first, or evaluate here without a client)")
-    if resolution < 2:
-        raise InvalidSettingError(f"resolution={resolution} must be >= 2")
-    if dtype not in DTYPES:
-        raise unknown_name("dtype", dtype, DTYPES)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidSettingError(f"device={device!r} but CUDA is not available; use --device cpu")
     manifold_name = manifold if stored else None
+    check_landscape_options(run, manifold_name, resolution=resolution, losses=losses, margin=margin,
+                            device=device, dtype=dtype, chunk=chunk, name=name, save=save)
     if stored:
         manifold = load_manifold(run, manifold_name)
     if not manifold.can_decode:
@@ -272,6 +315,7 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
     physics = run.physics()
     names = physics.check_names(list(losses) if losses else list(physics.names))
     torch_dtype = DTYPES[dtype]
+    requested = resolution
     notes = []
     if getattr(manifold, "slow_decode", False) and resolution**2 > max_slow_points:
         coarse = int(np.floor(np.sqrt(max_slow_points)))
@@ -340,6 +384,7 @@ def compute_landscape(run: Run, manifold: str | Manifold, *, resolution: int = 1
             "decode_seconds": decode_seconds, "evaluate_seconds": evaluate_seconds,
             "seconds": decode_seconds + evaluate_seconds, "notes": "; ".join(notes),
             "quadrature": run.problem.get("quadrature", ""),
+            "manifold_fingerprint": info.get("fingerprint"), "requested_resolution": int(requested),
         },
     )
     if save:

@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 
-from pinnviz.errors import InvalidSettingError, NonFiniteError
+from pinnviz.errors import DamagedStoreError, InvalidSettingError, NonFiniteError
 from pinnviz.manifolds._outofcore import IN_MEMORY_BYTES, RowSource, row_blocks_of
 from pinnviz.manifolds._persist import save_manifold
 from pinnviz.manifolds._registry import manifold_class
+from pinnviz.store._names import check_name
 
 SLOW_HELDOUT_ROWS = 100  # held-out rows per trajectory measured when decoding is slow (UMAP)
 
@@ -39,6 +40,13 @@ def select_points(run, trajectories: list[str] | None, every: int):
         bad = ~np.isfinite(P).all(axis=1)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
+            missing = _rows_without_data(traj, bad)
+            if missing:
+                raise DamagedStoreError(
+                    f"trajectory {name!r} has no stored parameters in {missing} of {len(P)} rows (first at step "
+                    f"{int(traj.steps[first])}) although their losses are finite: chunk files of "
+                    f"trajectories/{name}/params are missing; restore the store from a copy"
+                )
             raise NonFiniteError(
                 f"trajectory {name!r} holds NaN or infinity in {int(bad.sum())} of {len(P)} rows (first at step "
                 f"{int(traj.steps[first])}); it diverged: leave it out with --trajectories"
@@ -92,6 +100,15 @@ def selected_bytes(run, trajectories: list[str] | None, every: int) -> int:
     return sum(8 * len(thinned_rows(length, every)) * int(array.shape[1]) for array, length in sizes if length)
 
 
+def _rows_without_data(traj, bad: np.ndarray) -> int:
+    """Rows whose parameters are NaN while every stored loss is finite: the chunk is missing (Zarr's fill value),
+    not a divergence (a diverged row has a non-finite objective)."""
+    if not traj.losses:
+        return 0
+    finite = np.all([np.isfinite(v) for v in traj.losses.values()], axis=0)
+    return int((bad & finite).sum())
+
+
 def fit_manifold(run, method: str, trajectories: list[str] | None = None, every: int = 1,
                  name: str | None = None, *, through: str | None = None, progress=None, save: bool = True,
                  **hyper):
@@ -123,6 +140,9 @@ def fit_manifold(run, method: str, trajectories: list[str] | None = None, every:
         raise InvalidSettingError(
             f"{method} has no setting {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
         )
+    if save:  # before reading or fitting anything
+        check_name("manifold", name or method)
+        run.check_overwrite("manifold", name or method)
     lazy = selected_bytes(run, trajectories, every) > IN_MEMORY_BYTES
     if lazy and not getattr(cls, "out_of_core", False):
         gib = selected_bytes(run, trajectories, every) / 2**30

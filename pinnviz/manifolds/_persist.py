@@ -10,16 +10,19 @@ Layout of one manifold group:
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import numpy as np
 import zarr
 
 from pinnviz import __version__
-from pinnviz.errors import IncompatibleRunError, InvalidSettingError, unknown_name
+from pinnviz.errors import IncompatibleRunError, unknown_name
 from pinnviz.manifolds._base import Manifold
 from pinnviz.manifolds._registry import manifold_class
 from pinnviz.store._arrays import write_array
+from pinnviz.store._names import check_name
+from pinnviz.store._run import read_rows
 
 GROUP = "manifolds"
 
@@ -30,18 +33,48 @@ def manifold_names(run) -> list[str]:
     return sorted(name for name, _ in run.group[GROUP].groups())
 
 
-def _check_name(name: str) -> None:
-    if not name or "/" in name or name.startswith(".") or name.strip() != name:
-        raise InvalidSettingError(f"manifold name {name!r} must be non-empty, without '/' or a leading '.'")
+def trajectory_fingerprint(run, trajectory: str) -> str:
+    """Which trajectory, at which length: its batch id, index and creation time, and its row count."""
+    attrs = run.trajectory_attrs(trajectory)
+    return (f"{attrs.get('batch', '-')}.{attrs.get('batch_index', 0)}.{attrs.get('created', '-')}:"
+            f"{int(attrs.get('length', 0))}")
+
+
+def manifold_staleness(run, name: str) -> str | None:
+    """Why the stored manifold no longer matches the trajectories it was fitted on, or None.
+
+    A manifold records each fitted trajectory's fingerprint (`trajectory_fingerprints`); one that is gone,
+    replaced or grown since (a resumed run) makes the fit, and everything computed from it, stale.
+    """
+    attrs = dict(manifold_group(run, name).attrs)
+    recorded = attrs.get("trajectory_fingerprints")
+    if recorded is None:  # stored before fingerprints were recorded: nothing to compare
+        return None
+    present = set(run.trajectory_names())
+    for traj, fingerprint in recorded.items():
+        if traj not in present:
+            return f"trajectory {traj!r} it was fitted on is no longer in the store"
+        if trajectory_fingerprint(run, traj) != fingerprint:
+            now = int(run.trajectory_attrs(traj).get("length", 0))
+            then = fingerprint.rsplit(":", 1)[-1]
+            return f"trajectory {traj!r} changed after the fit ({then} rows then, {now} now)"
+    return None
 
 
 def save_manifold(run, name: str, manifold: Manifold, *, attrs: dict | None = None,
                   coords: dict[str, np.ndarray] | None = None, errors: dict[str, np.ndarray] | None = None,
                   fitted: dict[str, np.ndarray] | None = None) -> zarr.Group:
-    """Write (or replace) `manifolds/<name>` of a store opened with mode "r+"."""
-    _check_name(name)
+    """Write `manifolds/<name>` of a store opened with mode "r+" (replacing one only with `run.overwrite`).
+
+    Besides the state, it records a new `fingerprint` (landscapes keep it, so a refit makes them stale) and
+    the fingerprint of each trajectory in `attrs["fitted_on"]`.
+    """
+    check_name("manifold", name)
     if not run.writable:
         raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to save manifold {name!r}")
+    run.check_overwrite("manifold", name)
+    fitted_on = list((attrs or {}).get("fitted_on", []))
+    fingerprints = {traj: trajectory_fingerprint(run, traj) for traj in fitted_on}
     arrays, state_attrs = manifold.get_state()
     parent = run.group.require_group(GROUP)
     if name in parent:
@@ -67,13 +100,15 @@ def save_manifold(run, name: str, manifold: Manifold, *, attrs: dict | None = No
         "bounded_latent": manifold.bounded_latent,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "pinnviz_version": __version__,
+        "fingerprint": uuid.uuid4().hex,
+        "trajectory_fingerprints": fingerprints,
         **(attrs or {}),
     })
     return group
 
 
 def _arrays(group: zarr.Group) -> dict[str, np.ndarray]:
-    return {path: np.asarray(node[...]) for path, node in group.members(max_depth=None)
+    return {path: read_rows(node) for path, node in group.members(max_depth=None)
             if isinstance(node, zarr.Array)}
 
 

@@ -9,16 +9,20 @@ import numpy as np
 from pinnviz.errors import IncompatibleRunError, unknown_name
 from pinnviz.store import Run
 from pinnviz.store._arrays import write_array
+from pinnviz.store._names import check_name
+from pinnviz.store._run import read_rows
 
 
 def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict,
                dims: dict[str, tuple[str, ...]] | None = None) -> None:
-    """Write (replace) `probes/<name>`; array keys may contain '/' for subgroups.
+    """Write `probes/<name>` (replacing one only with `run.overwrite`); array keys may contain '/' for subgroups.
 
     `dims` names the axes of some arrays (key -> names); the others get `<leaf>_dim_<i>`.
     """
+    check_name("probe", name)
     if not run.writable:
         raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to store probe {name!r}")
+    run.check_overwrite("probe", name)
     parent = run.group.require_group("probes")
     if name in parent:
         del parent[name]
@@ -37,5 +41,5 @@ def load_probe(run: Run, name: str) -> tuple[dict[str, np.ndarray], dict]:
     if name not in names:
         raise unknown_name(f"probe in {run.path}", name, names)
     group = run.group[f"probes/{name}"]
-    arrays = {path: np.asarray(node[...]) for path, node in group.members(max_depth=None) if hasattr(node, "shape")}
+    arrays = {path: read_rows(node) for path, node in group.members(max_depth=None) if hasattr(node, "shape")}
     return arrays, dict(group.attrs)

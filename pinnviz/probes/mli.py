@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, NonFiniteError
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run
 from pinnviz.trainers import TrainConfig, train
@@ -71,6 +71,9 @@ def mli(run: Run, trajectories: Sequence[str] | None = None, *, points: int = 51
         if len(stored.params) < 2:
             raise InvalidSettingError(f"trajectory {traj!r} has {len(stored.params)} row(s); "
                                       "MLI needs its first and last")
+        if not (np.isfinite(stored.params[0]).all() and np.isfinite(stored.params[-1]).all()):
+            raise NonFiniteError(f"trajectory {traj!r} holds NaN or infinity at its first or last row (it "
+                                 "diverged); MLI needs finite end points: leave it out with --trajectories")
         ends.append((stored.params[0], stored.params[-1]))
         losses.append(stored.attrs.get("loss") or physics.names[0])
         scales.append(float(stored.attrs.get("init_scale", np.nan)))

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, check_settings
 from pinnviz.probes._fast_hessian import objective_of
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run
@@ -49,8 +49,8 @@ def mode_connectivity(run: Run, first: str, second: str, *, loss: str | None = N
     """
     if first == second:
         raise InvalidSettingError(f"mode connectivity needs two different trajectories, got {first!r} twice")
-    if points < 2 or nodes < 1 or iterations < 0:
-        raise InvalidSettingError(f"points={points} (>= 2), nodes={nodes} (>= 1), iterations={iterations} (>= 0)")
+    check_settings(("points", points, points >= 2, ">= 2"), ("nodes", nodes, nodes >= 1, ">= 1"),
+                   ("iterations", iterations, iterations >= 0, ">= 0"))
     physics = run.physics()
     loss = objective_of(run, physics, first, loss)
     theta_1 = torch.as_tensor(run.trajectory(first).params[-1])

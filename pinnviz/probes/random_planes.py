@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, check_settings
 from pinnviz.manifolds import RandomPlaneManifold
 from pinnviz.probes._fast_hessian import objective_of
 from pinnviz.probes._store import save_probe
@@ -125,8 +125,8 @@ def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 
     """
     if at not in AT:
         raise InvalidSettingError(f"at={at!r} must be one of {', '.join(AT)}")
-    if pairs < 1 or resolution < 2 or not extent > 0:
-        raise InvalidSettingError(f"pairs={pairs} (>= 1), resolution={resolution} (>= 2), extent={extent} (> 0)")
+    check_settings(("pairs", pairs, pairs >= 1, ">= 1"), ("resolution", resolution, resolution >= 2, ">= 2"),
+                   ("extent", extent, extent > 0 and np.isfinite(extent), "a finite number > 0"))
     if stochastic is not None and stochastic < 1:
         raise InvalidSettingError(f"stochastic={stochastic} must be a number of points >= 1")
     physics = run.physics()

@@ -57,3 +57,28 @@ class Expression1D:
 
     def at(self, value: float) -> float:
         return float(self.expr.subs(self.symbol, value).evalf())
+
+    def limit(self, value: float, side: str) -> complex:
+        """lim u(x) as x -> value from `side` ("+" or "-"), exact (sin(pi x)/x -> pi at 0, not NaN)."""
+        try:
+            result = sympy.limit(self.expr, self.symbol, sympy.nsimplify(value), dir=side)
+        except (NotImplementedError, ValueError, TypeError):  # sympy could not decide: fall back to the value
+            result = self.expr.subs(self.symbol, value)
+        result = complex(result.evalf()) if result.is_finite else complex(np.nan)
+        return result
+
+    def check_on(self, a: float, b: float, points: int = 2001) -> None:
+        """Refuse a solution that is not real and finite, with finite u' and u'', everywhere inside (a, b)."""
+        xs = np.linspace(a, b, points)[1:-1]
+        for which, label in (("u", "u"), ("du", "u'"), ("d2u", "u''")):
+            with np.errstate(all="ignore"):
+                try:
+                    values = self.numeric(which)(xs)
+                except (TypeError, ValueError, ZeroDivisionError):  # complex or undefined values
+                    values = np.full_like(xs, np.nan)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise InvalidSettingError(
+                    f"solution {self.text!r}: {label} is not a finite real number at x={xs[bad][0]:.4g} "
+                    f"inside [{a:g}, {b:g}]; give a smooth solution defined on the whole domain"
+                )

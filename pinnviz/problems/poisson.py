@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from pinnviz.errors import InvalidSettingError, unknown_name
@@ -54,10 +55,13 @@ class Poisson1D(Problem):
                  seed: int = 0) -> None:
         self.solution = solution
         self.exact = Expression1D(SOLUTIONS.get(solution, solution))
-        for end in (0.0, 1.0):
-            if abs(self.exact.at(end)) > 1e-12:
+        self.exact.check_on(0.0, 1.0)
+        for end, side in ((0.0, "+"), (1.0, "-")):
+            value = self.exact.limit(end, side)  # the limit: sin(pi x)/x is pi at 0, not 0/0
+            if not np.isfinite(value) or abs(value) > 1e-12:
+                shown = f"{value.real:.3g}" if np.isfinite(value) and value.imag == 0 else "not finite or not real"
                 raise InvalidSettingError(
-                    f"solution {self.exact.text!r} is {self.exact.at(end):.3g} at x={end:g}; "
+                    f"solution {self.exact.text!r} is {shown} at x={end:g}; "
                     "the hard boundary condition needs u(0) = u(1) = 0"
                 )
         self.quadrature = Quadrature1D(quadrature, points, a=0.0, b=1.0, seed=seed)

@@ -13,12 +13,16 @@ import zarr.errors
 
 from pinnviz import __version__
 from pinnviz.errors import (
+    AlreadyExistsError,
+    DamagedStoreError,
     IncompatibleRunError,
     NotARunError,
     RunNotFoundError,
     SchemaTooNewError,
+    StoreAccessError,
     unknown_name,
 )
+from pinnviz.store._paths import writable
 
 SCHEMA = 1
 
@@ -85,13 +89,27 @@ class Run:
     model : dict, settings to rebuild the network (with its parameter layout)
     """
 
-    def __init__(self, path: Location, group: zarr.Group) -> None:
+    def __init__(self, path: Location, group: zarr.Group, *, overwrite: bool = False) -> None:
         self.path = path
         self.group = group
+        # whether results (manifolds, landscapes, probes) of an existing name may be replaced (--force)
+        self.overwrite = overwrite
         attrs = dict(group.attrs)
         check_schema(attrs, path)
         self.problem: dict = attrs.get("problem", {})
         self.model: dict = attrs.get("model", {})
+        for label in ("problem", "model"):
+            value = attrs.get(label)
+            if not isinstance(value, dict) or (label == "problem" and not value.get("name")):
+                raise NotARunError(f"{path} has no valid {label!r} attribute (damaged, or not written by "
+                                   "`pinnviz train`); it cannot be read as a run")
+
+    def check_overwrite(self, kind: str, name: str) -> None:
+        """Refuse to replace `<kind>s/<name>` (kind: manifold, landscape, probe) unless `overwrite` is set."""
+        key = f"{kind}s"
+        if not self.overwrite and key in self.group and name in self.group[key]:
+            raise AlreadyExistsError(f"{kind} {name!r} already exists in {self.path}; pass --force to replace "
+                                     "it, or choose another --name")
 
     @property
     def writable(self) -> bool:
@@ -99,9 +117,17 @@ class Run:
 
     # ------------------------------------------------------------------ trajectories
     def trajectory_names(self) -> list[str]:
+        """The stored trajectories (groups holding a `params` array); see `foreign_entries` for the rest."""
         if "trajectories" not in self.group:
             return []
-        return sorted(name for name, _ in self.group["trajectories"].groups())
+        return sorted(name for name, g in self.group["trajectories"].groups() if "params" in g)
+
+    def foreign_entries(self) -> list[str]:
+        """Groups under trajectories/ that are not trajectories (e.g. left by a name with '/' in it)."""
+        if "trajectories" not in self.group:
+            return []
+        return sorted(f"trajectories/{name}" for name, g in self.group["trajectories"].groups()
+                      if "params" not in g)
 
     def trajectory_group(self, name: str) -> zarr.Group:
         names = self.trajectory_names()
@@ -118,12 +144,12 @@ class Run:
         group = self.trajectory_group(name)
         attrs = dict(group.attrs)
         n = int(attrs.get("length", 0))
-        losses = {k: np.asarray(a[:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
-        weights = {k: np.asarray(a[:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
+        losses = {k: read_rows(a, n) for k, a in group["loss"].arrays()} if "loss" in group else {}
+        weights = {k: read_rows(a, n) for k, a in group["weights"].arrays()} if "weights" in group else {}
         stored = group["params"]
-        vectors = (np.asarray(stored[:n]).astype(np.float64, copy=False) if params
+        vectors = (read_rows(stored, n).astype(np.float64, copy=False) if params
                    else np.zeros((0, stored.shape[1])))
-        return Trajectory(name, vectors, np.asarray(group["step"][:n]), losses, weights, attrs)
+        return Trajectory(name, vectors, read_rows(group["step"], n), losses, weights, attrs)
 
     def params_array(self, name: str) -> tuple[zarr.Array, int]:
         """The stored `params` array of a trajectory, unread, and its recorded length (rows past it are
@@ -146,10 +172,21 @@ class Run:
         return PhysicsLosses(problem_from_settings(self.problem), MLP.from_settings(model))
 
 
-def open_run(path: str | os.PathLike, mode: str = "r") -> Run:
-    """Open an existing store; mode "r" (read) or "r+" (add to it).
+def read_rows(array: zarr.Array, n: int | None = None) -> np.ndarray:
+    """The first `n` rows (all with None) of a stored array; a chunk file that cannot be decoded (truncated,
+    overwritten) raises DamagedStoreError naming the array instead of a codec traceback."""
+    try:
+        return np.asarray(array[...] if n is None else array[:n])
+    except (RuntimeError, ValueError, TypeError, OSError) as exc:
+        raise DamagedStoreError(f"cannot read {array.path} of the store: a chunk file is damaged "
+                                f"({type(exc).__name__}: {exc}); restore the store from a copy") from None
+
+
+def open_run(path: str | os.PathLike, mode: str = "r", *, overwrite: bool = False) -> Run:
+    """Open an existing store; mode "r" (read) or "r+" (add to it; refused up front for a read-only folder).
 
     `path` is a local folder or an fsspec URL (``memory://run.zarr``, ``s3://bucket/run.zarr``).
+    `overwrite` allows replacing stored manifolds, landscapes and probes of the same name (the CLI's --force).
     """
     path = store_location(path)
     if isinstance(path, Path):
@@ -157,13 +194,24 @@ def open_run(path: str | os.PathLike, mode: str = "r") -> Run:
             raise RunNotFoundError(f"no store at {path}")
         if not (path / "zarr.json").exists():
             raise NotARunError(f"{path} is not a pinnviz store (no zarr.json)")
-    return Run(path, _open_group(path, mode))
+        if mode != "r" and not writable(path):
+            raise StoreAccessError(f"{path} is read-only; this command writes to the store: make it writable "
+                                   "or work on a copy")
+    return Run(path, _open_group(path, mode), overwrite=overwrite)
 
 
-def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
-    """Create a new store, or open an existing one whose problem and model match."""
+def check_new_store(path: str | os.PathLike, problem: dict, model: dict) -> Run | None:
+    """What `create_run` would do, checked without writing: the matching existing store (opened "r+"), or None
+    for a new one whose folder can be created. Raises IncompatibleRunError or StoreAccessError."""
     path = store_location(path)
     if _exists(path):
+        if isinstance(path, Path):
+            if not path.is_dir():
+                raise IncompatibleRunError(f"--out {path} is a file, not a Zarr store; choose another path")
+            if not (path / "zarr.json").exists():
+                if any(path.iterdir()):
+                    raise NotARunError(f"--out {path} is a folder that is not a pinnviz store; choose another path")
+                return None
         run = open_run(path, mode="r+")
         for label, have, want in (("problem", run.problem, problem), ("model", run.model, model)):
             if have != want:
@@ -173,7 +221,24 @@ def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
                     "write to a new --out store"
                 )
         return run
-    group = zarr.open_group(str(path), mode="w-")
+    if isinstance(path, Path):
+        existing = path.parent
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise IncompatibleRunError(f"cannot create {path}: {existing} is a file, not a folder")
+        if not writable(existing):
+            raise StoreAccessError(f"cannot create {path}: {existing} is read-only; choose a writable --out")
+    return None
+
+
+def create_run(path: str | os.PathLike, problem: dict, model: dict) -> Run:
+    """Create a new store, or open an existing one whose problem and model match."""
+    path = store_location(path)
+    run = check_new_store(path, problem, model)
+    if run is not None:
+        return run
+    group = zarr.open_group(str(path), mode="w" if isinstance(path, Path) and path.exists() else "w-")
     group.update_attributes(
         {"pinnviz": {"schema": SCHEMA, "version": __version__}, "problem": problem, "model": model}
     )

@@ -12,6 +12,7 @@ import zarr
 
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError
 from pinnviz.store._arrays import write_array
+from pinnviz.store._names import check_name
 
 STORE_DTYPES = ("float64", "float32")
 CHUNK_BYTES = 2 << 20  # one chunk of `params`
@@ -89,6 +90,7 @@ class TrajectoryWriter:
                weight_names=(), block: int | None = None, seconds: float = 5.0,
                store_dtype: str = "float64") -> TrajectoryWriter:
         """Create `parent/<name>` and its arrays; `store_dtype` ("float64" or "float32") is that of `params`."""
+        check_name("trajectory", name)
         if name in parent:
             raise IncompatibleRunError(f"trajectory {name!r} already exists; choose another --name")
         if store_dtype not in STORE_DTYPES:

@@ -13,6 +13,8 @@ import torch
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, NonFiniteError, unknown_name
 from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run, TrajectoryWriter, create_run, open_run
+from pinnviz.store._names import check_name
+from pinnviz.store._run import check_new_store
 from pinnviz.store._writer import STORE_DTYPES
 from pinnviz.trainers._balance import BALANCERS, Balancer, make_balancer
 from pinnviz.trainers._optim import (
@@ -24,6 +26,7 @@ from pinnviz.trainers._optim import (
 )
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+MAX_SEEDS = 1000  # trajectories trained in one batch: each is a store group with its own write buffer
 
 # progress(step, total_steps, {loss name: (K,) numpy}) after every logged step
 ProgressFn = Callable[[int, int, dict], None]
@@ -83,6 +86,12 @@ class TrainConfig:
                                   ("log_every", self.log_every, 1)):
             if int(value) < low:
                 raise InvalidSettingError(f"{label}={value} must be >= {low}")
+        if self.seeds > MAX_SEEDS:
+            raise InvalidSettingError(f"seeds={self.seeds} is more than {MAX_SEEDS} trajectories in one batch; "
+                                      f"train them in batches (--seed 0 --seeds {MAX_SEEDS}, then --seed "
+                                      f"{MAX_SEEDS} ...)")
+        if self.weights is not None and self.balance != "cw":
+            raise InvalidSettingError(f"--weights applies to --balance cw, not to --balance {self.balance}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InvalidSettingError(f"lr={self.lr} must be a positive number")
         if not (self.init_scale > 0 and math.isfinite(self.init_scale)):
@@ -112,13 +121,21 @@ def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None
     Returns the trajectory names. Row t of each trajectory holds the parameters after
     `step[t]` optimizer steps and every loss of that very vector; the final vector is included.
     """
+    # every check before anything is created: a refused option leaves no store and no empty trajectory
     config.validate(physics)
-    run = create_run(path, physics.problem.settings(), physics.net.settings())
     names = trajectory_names(config, name)
-    existing = set(run.trajectory_names())
+    if name is not None:
+        check_name("trajectory" if config.seeds == 1 else "trajectory prefix", name)
+    for traj in names:
+        check_name("trajectory", traj)
+    _balancer(physics, config, 1, DTYPES[config.dtype])  # e.g. --weights of the wrong length
+    existing_run = check_new_store(path, physics.problem.settings(), physics.net.settings())
+    existing = set(existing_run.group["trajectories"].keys()) if existing_run is not None and \
+        "trajectories" in existing_run.group else set()
     clash = [n for n in names if n in existing]
     if clash:
         raise IncompatibleRunError(f"trajectory {clash[0]!r} already exists in {path}; choose another --name")
+    run = create_run(path, physics.problem.settings(), physics.net.settings())
     batch_id = uuid.uuid4().hex[:12]
     writers = []
     for k, traj in enumerate(names):
