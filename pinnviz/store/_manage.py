@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, unknown_name
+from pinnviz.store._names import check_name
 from pinnviz.store._run import Run
 
 KINDS = ("trajectories", "manifolds", "landscapes", "probes")
@@ -116,11 +117,9 @@ def remove(run: Run, kind: str, name: str, *, force: bool = False) -> list[str]:
     return removed
 
 
-def check_new_name(name: str) -> None:
-    """A name a group can take: non-empty, no '/', ',' or leading '.', no surrounding spaces."""
-    if not name or "/" in name or "," in name or name.startswith(".") or name.strip() != name or name == "..":
-        raise InvalidSettingError(f"name {name!r} must be non-empty, without '/', ',', a leading '.' or "
-                                  "surrounding spaces")
+def check_new_name(name: str, kind: str = "new") -> None:
+    """A name a group can take: the one check of every user-given name (`store/_names.check_name`)."""
+    check_name(kind, name)
 
 
 def rename(run: Run, kind: str, old: str, new: str) -> list[str]:

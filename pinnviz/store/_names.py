@@ -29,17 +29,18 @@ def check_name(kind: str, name: str) -> str:
         raise InvalidSettingError(f"{kind} name must not be empty")
     problem = None
     if name.startswith("."):
-        problem = "must not start with '.'"
+        problem = "no leading '.'"
     elif ".." in name:
-        problem = "must not contain '..'"
+        problem = "no '..'"
     elif len(name) > MAX_NAME_LENGTH:
-        problem = f"is longer than {MAX_NAME_LENGTH} characters"
+        problem = f"at most {MAX_NAME_LENGTH} characters"
     else:
         bad = _FORBIDDEN.search(name)
         if bad:
             char = bad.group()
-            shown = {" ": "a space", "\t": "a tab", "\n": "a newline"}.get(char, repr(char))
-            problem = f"must not contain {shown}"
+            shown = {" ": "spaces", "\t": "tabs", "\n": "newlines"}.get(char, repr(char))
+            problem = f"no {shown}"
     if problem:
-        raise InvalidSettingError(f"{kind} name {name!r} {problem}; use letters, digits, '-', '_' and '.'")
+        raise InvalidSettingError(f"{kind} name {name!r} must be a plain name ({problem}); use letters, digits, "
+                                  "'-', '_' and '.'")
     return name
