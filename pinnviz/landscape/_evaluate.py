@@ -222,7 +222,7 @@ def check_landscape_options(run: Run, manifold_name: str | None, *, resolution: 
     """Every check of `compute_landscape` that needs no computation, so that a mistake costs nothing
     (those of the stored manifold are left out with `manifold_name=None`)."""
     if not isinstance(resolution, int | np.integer) or resolution < 2:
-        raise InvalidSettingError(f"resolution={resolution} must be an integer >= 2")
+        raise InvalidSettingError(f"resolution={resolution} must be >= 2 (an integer)")
     grids = (len(losses) if losses else 4) + 2  # the losses (a problem has a few), data distance, extrapolated
     limit = int(np.sqrt(MAX_GRID_BYTES / (8 * grids)))
     if resolution > limit:
