@@ -276,7 +276,7 @@ def test_cli_runs_probes_and_writes_figures(store, tmp_path):
                   "-o", str(tmp_path / "rp.pdf")],
                  ["spectrum", "-t", "drm-seed1", "--every", "6", "-o", str(tmp_path / "sp.png")],
                  ["hessian-plane", "-t", "drm-seed1", "--name", "hp"]):
-        result = runner.invoke(app, ["probe", args[0], str(store), *args[1:]])
+        result = runner.invoke(app, ["probe", args[0], str(store), "--force", *args[1:]])  # earlier tests stored them
         assert result.exit_code == 0, result.output
     # each file is the figure of what the probe stored: the same figure drawn from the store is identical
     run = _run(store)

@@ -170,7 +170,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, store):
 
 def test_basis_cli_writes_figure(tmp_path, store):
     path = tmp_path / "basis.png"
-    result = runner.invoke(app, ["probe", "basis", str(store), "-t", "pinn", "--resolution", "5", "-o", str(path)])
+    result = runner.invoke(app, ["probe", "basis", str(store), "-t", "pinn", "--resolution", "5", "--force", "-o",
+                                 str(path)])
     assert result.exit_code == 0, result.output
     assert "Gram rank" in result.stdout
     from pinnviz.visualizer import save_figure
