@@ -311,6 +311,7 @@ def test_cli_missing_store(tmp_path):
 
 def test_figures_save(store, tmp_path):
     run = _run(store)
+    run.overwrite = True  # earlier tests stored probes/mli
     mli(run, points=5)
     fig = mli_figure(load_probe(run, "mli"))
     image = imread(save_figure(fig, tmp_path / "m.png"))
