@@ -100,7 +100,7 @@ def build_work_folder(folder: Path) -> Path:
     """The stores the mistakes are made on (small: seconds to build).
 
     s.zarr: poisson1d, two 30-step pinn seeds, manifold and landscape `pca` (8 x 8); one.zarr: one trajectory;
-    damaged.zarr: s.zarr with a truncated params chunk; nanland.zarr: s.zarr with an all-NaN landscape;
+    damaged.zarr: s.zarr with a truncated params and loss chunk; nanland.zarr: s.zarr with an all-NaN landscape;
     stale.zarr: s.zarr whose pca was refitted after its landscape; grown.zarr: s.zarr whose pca records an
     11-row seed0 (as if that trajectory was resumed after the fit); nantraj.zarr: a trajectory that diverged
     to NaN; afile.txt: a plain file; ro/: an empty folder (made unwritable where a mistake says so).
@@ -114,8 +114,9 @@ def build_work_folder(folder: Path) -> Path:
     must(["train", "--steps", "10", "--out", str(folder / "one.zarr")])
     for copy in ("damaged", "nanland", "stale", "nantraj", "grown"):
         shutil.copytree(s, folder / f"{copy}.zarr")
-    chunk = folder / "damaged.zarr/trajectories/pinn-adam-seed0/params/c/0/0"
-    chunk.write_bytes(chunk.read_bytes()[:40])
+    for chunk in (folder / "damaged.zarr/trajectories/pinn-adam-seed0/params/c/0/0",
+                  folder / "damaged.zarr/trajectories/pinn-adam-seed0/loss/pinn/c/0"):  # info reads the losses
+        chunk.write_bytes(chunk.read_bytes()[:40])
     group = zarr.open_group(str(folder / "nanland.zarr/landscapes/pca"), mode="r+")
     for _name, array in group["loss"].arrays():
         array[...] = np.nan

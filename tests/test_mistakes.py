@@ -159,7 +159,7 @@ def test_a_refused_option_creates_no_store_and_no_trajectory(work):
 
 # ---------------------------------------------------------------- 5. tracebacks -> one line
 def test_a_truncated_chunk_is_one_line_even_for_info(work):
-    refused(work, ["info", str(work / "damaged.zarr")], "trajectories/pinn-adam-seed0/params")
+    refused(work, ["info", str(work / "damaged.zarr")], "trajectories/pinn-adam-seed0/loss/pinn")
 
 
 def test_a_missing_chunk_is_not_called_a_divergence(copy):
