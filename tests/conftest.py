@@ -46,3 +46,11 @@ def short_run(tmp_path, poisson_physics):
     path = tmp_path / "run.zarr"
     train(path, poisson_physics, TrainConfig(loss="pinn", steps=40))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """`pinnviz --threads N` run in-process sets torch's threads for the whole process; keep tests apart."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

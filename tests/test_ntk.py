@@ -88,7 +88,7 @@ def test_ntk_needs_a_pointwise_problem(tmp_path):
 def test_cli_and_figure(ntk_store, tmp_path):
     figure = tmp_path / "ntk.png"
     result = CliRunner().invoke(app, ["probe", "ntk", str(ntk_store), "--points", "4", "--every", "2",
-                                      "-o", str(figure)])
+                                      "--force", "-o", str(figure)])
     assert result.exit_code == 0, result.output
     assert "Delta K(end)" in result.stdout and figure.stat().st_size > 10_000
     arrays, _ = load_probe(open_run(ntk_store), "ntk-adam")

@@ -302,10 +302,10 @@ def test_render_svg_with_surface(store, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--landscape", "nope"], "unknown landscape 'nope'; valid: ae"),
+    (["--landscape", "nope"], "'nope'; valid: ae"),
     (["--landscape", "ae", "--loss", "pinn,nope"], "'nope'"),
     (["--landscape", "ae", "-o", "x.gif"], "suffix must be one of"),
-    (["--landscape", "ae", "--dpi", "0"], "dpi=0"),
+    (["--landscape", "ae", "--dpi", "0"], "--dpi 0.0 must be a finite number > 0"),
     (["--landscape", "ae", "--width", "1"], "too small"),
 ])
 def test_render_errors_are_one_line(store, tmp_path, args, message):
