@@ -29,7 +29,8 @@ def test_killed_training_leaves_a_readable_store_and_resumes(tmp_path, poisson_p
     path = tmp_path / "killed.zarr"
     steps = 10000  # long enough that the kill lands after the first flushed block
     # the same thread count in the killed process as in this one, so every part sums in the same order
-    cmd = [sys.executable, "-m", "pinnviz", "--threads", str(torch.get_num_threads()), "train", "poisson1d", "--loss", "pinn", "--steps", str(steps),
+    cmd = [sys.executable, "-m", "pinnviz", "--threads", str(torch.get_num_threads()), "train", "poisson1d",
+           "--loss", "pinn", "--steps", str(steps),
            "--out", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
