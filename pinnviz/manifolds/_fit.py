@@ -21,8 +21,8 @@ def thinned_rows(n_rows: int, every: int) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n_rows, every), n_rows - 1))
 
 
-def select_points(run, trajectories: list[str] | None, every: int):
-    """Read, check and thin the selected trajectories: (names, full params, fitted rows, X, segments)."""
+def _selected_names(run, trajectories: list[str] | None, every: int) -> list[str]:
+    """The trajectories to fit (all by default), after checking `every` and the selection."""
     if not isinstance(every, int | np.integer) or every < 1:
         raise InvalidSettingError(f"every={every} must be an integer >= 1")
     names = list(trajectories) if trajectories is not None else run.trajectory_names()
@@ -31,6 +31,12 @@ def select_points(run, trajectories: list[str] | None, every: int):
         raise InvalidSettingError(f"nothing to fit: the trajectory {where}; train one first or pass --trajectories")
     if len(set(names)) != len(names):
         raise InvalidSettingError(f"trajectories {names} name one trajectory twice")
+    return names
+
+
+def select_points(run, trajectories: list[str] | None, every: int):
+    """Read, check and thin the selected trajectories: (names, full params, fitted rows, X, segments)."""
+    names = _selected_names(run, trajectories, every)
     params, rows = {}, {}
     for name in names:
         traj = run.trajectory(name)  # unknown names raise here, listing the valid ones
@@ -67,14 +73,7 @@ def select_source(run, trajectories: list[str] | None, every: int):
     Returns (names, arrays name -> (params array, length), rows name -> fitted row indices, source,
     segments). NaN is found while the rows are read (`RowSource` raises NonFiniteError naming the step).
     """
-    if not isinstance(every, int | np.integer) or every < 1:
-        raise InvalidSettingError(f"every={every} must be an integer >= 1")
-    names = list(trajectories) if trajectories is not None else run.trajectory_names()
-    if not names:
-        where = "selection is empty" if trajectories is not None else f"{run.path} holds no trajectories"
-        raise InvalidSettingError(f"nothing to fit: the trajectory {where}; train one first or pass --trajectories")
-    if len(set(names)) != len(names):
-        raise InvalidSettingError(f"trajectories {names} name one trajectory twice")
+    names = _selected_names(run, trajectories, every)
     arrays, rows, steps = {}, {}, {}
     for name in names:
         array, length = run.params_array(name)  # unknown names raise here, listing the valid ones
