@@ -62,7 +62,8 @@ def store(built, tmp_path):
 def test_version_and_completion():
     assert runner.invoke(app, ["--version"]).stdout.strip() == f"pinnviz {pinnviz.__version__}"
     script = runner.invoke(app, ["--show-completion", "bash"])
-    assert script.exit_code == 0 and "complete" in script.stdout and "COMPLETE" in script.stdout
+    assert script.exit_code == 0, (script.output, script.exception)
+    assert "complete" in script.stdout and "COMPLETE" in script.stdout
 
 
 def test_info_lists_details_of_manifolds_landscapes_and_probes(store):

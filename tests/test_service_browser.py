@@ -35,6 +35,11 @@ window.EventSource = class extends NativeEventSource {
 def root(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     make_store(folder / "run.zarr")
+    from pinnviz.landscape import compute_landscape
+    from pinnviz.store import open_run
+
+    # a second landscape of the same manifold for the compare page, so those tests need no job to have run
+    compute_landscape(open_run(folder / "run.zarr", mode="r+"), "pca", resolution=10, name="pca-coarse")
     return folder
 
 
@@ -163,13 +168,18 @@ def test_landscape_job_from_the_page(browser_page, root):
     page.goto(page.url.split("#")[0] + f"#/run/{rid}")
     page.wait_for_selector("#job-kind")
     page.select_option("#job-kind", "landscape")
-    page.wait_for_selector("input[name=manifold]")
+    page.wait_for_selector("#job-form[data-key=landscape] input[name=manifold]")
     page.fill("input[name=manifold]", "pca")
     page.fill("input[name=resolution]", "12")
     page.fill("input[name=name]", "from-page")
     page.fill("input[name=loss]", "pinn")
     page.click("#job-start")
-    page.wait_for_selector(".job[data-status=completed]", timeout=300_000)
+    page.wait_for_selector(".job, #job-message:not(:empty)", timeout=30_000)
+    assert page.inner_text("#job-message") == "", "the job was refused: " + page.inner_text("#job-message")
+    page.wait_for_selector(".job:is([data-status=completed], [data-status=failed], [data-status=interrupted])",
+                           timeout=300_000)
+    job = page.evaluate("fetch('/api/jobs', {credentials: 'same-origin'}).then((r) => r.json())")[0]
+    assert job["status"] == "completed", (job["status"], job["error"], job["log"][-10:])
     events = page.evaluate("window.__jobEvents")
     assert any(e["status"] == "running" and e["progress"] for e in events), events[:3]
     assert events[-1]["status"] == "completed" and events[-1]["stages"]["evaluate"] == [144, 144]
@@ -180,7 +190,7 @@ def test_landscape_job_from_the_page(browser_page, root):
 def test_compare_and_probes_pages_draw(browser_page):
     page, _, _, _ = browser_page
     rid = run_id(page)
-    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,from-page&loss=pinn")
+    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,pca-coarse&loss=pinn")
     page.wait_for_selector("#metrics tbody tr")
     assert page.locator(".compare-plot").count() == 2
     assert page.locator("#metrics tbody tr").count() == 4  # two landscapes x two trajectories
@@ -205,7 +215,7 @@ def test_export_view_png_and_grid_csv(browser_page, root):
 def test_compare_links_zoom_between_parameter_distance_axes(browser_page):
     page, _, _, _ = browser_page
     rid = run_id(page)
-    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,from-page&loss=pinn")
+    page.goto(page.url.split("#")[0] + f"#/compare/{rid}?names=pca,pca-coarse&loss=pinn")
     page.wait_for_selector("#metrics tbody tr")
     ranges = page.evaluate("""async () => {
         const [a, b] = document.querySelectorAll('.compare-plot');

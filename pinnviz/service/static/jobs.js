@@ -24,7 +24,7 @@ function jobNode(job, onCancel) {
 
 export function jobsPanel(runId, onFinished) {
   const list = el("div", { id: "jobs" });
-  const form = el("div", { class: "form-grid" });
+  const form = el("div", { class: "form-grid", id: "job-form" });
   const kind = el("select", { id: "job-kind" }, KINDS.map((k) => el("option", { value: k, text: k })));
   const probe = el("select", { id: "job-probe", style: "display:none" });
   const message = el("span", { class: "error", id: "job-message" });
@@ -54,7 +54,11 @@ export function jobsPanel(runId, onFinished) {
   async function cancel(job) {
     show(await api(`/api/jobs/${job.id}`, { method: "DELETE" }));
   }
+  let formRequest = 0;
   async function loadForm() {
+    // a change event for the kind already shown must not wipe what was typed; an older answer never
+    // replaces a newer one
+    const request = ++formRequest;
     let spec;
     if (kind.value === "probe") {
       if (!probe.options.length) {
@@ -67,6 +71,9 @@ export function jobsPanel(runId, onFinished) {
       probe.style.display = "none";
       spec = await api(`/api/job-options/${kind.value}`);
     }
+    const key = kind.value === "probe" ? `probe:${probe.value}` : kind.value;
+    if (request !== formRequest || form.dataset.key === key) return;
+    form.dataset.key = key;
     form.replaceChildren(...spec.options.map((o) => o.switch
       ? el("label", { title: o.help || "" }, `--${o.flag}`, el("input", { type: "checkbox", name: o.flag, ...(o.default ? { checked: true } : {}) }))
       : el("label", { title: o.help || "" }, `--${o.flag}`,
