@@ -7,6 +7,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -38,8 +41,12 @@ def root(tmp_path_factory):
     from pinnviz.landscape import compute_landscape
     from pinnviz.store import open_run
 
+    run = open_run(folder / "run.zarr", mode="r+")
     # a second landscape of the same manifold for the compare page, so those tests need no job to have run
-    compute_landscape(open_run(folder / "run.zarr", mode="r+"), "pca", resolution=10, name="pca-coarse")
+    compute_landscape(run, "pca", resolution=10, name="pca-coarse")
+    # a grid that reaches where the loss overflows float32 (it grows like |z|^2 through the boundary term and
+    # passes 3.4e38 near |z| = 1.8e19): its outer cells are NaN, as the landscape code stores what it cannot evaluate
+    compute_landscape(run, "pca", resolution=16, margin=1e19, dtype="float32", name="pca-far")
     return folder
 
 
@@ -74,10 +81,10 @@ def stored(root):
     return zarr.open_group(str(root / "run.zarr"), mode="r")
 
 
-def run_id(page):
+def run_id(page, path="run.zarr"):
     page.goto(page.url.split("#")[0] + "#/")
-    page.wait_for_selector(".run")
-    return page.get_attribute(".run", "data-run")
+    page.wait_for_selector(f".run[data-path='{path}']")
+    return page.get_attribute(f".run[data-path='{path}']", "data-run")
 
 
 def open_landscape(page, name="pca", loss="pinn"):
@@ -91,8 +98,7 @@ def open_landscape(page, name="pca", loss="pinn"):
 def test_runs_page_lists_the_store(browser_page, root):
     page, _, _, _ = browser_page
     run_id(page)
-    card = page.locator(".run")
-    assert card.get_attribute("data-path") == "run.zarr"
+    card = page.locator(".run[data-path='run.zarr']")
     text = card.inner_text()
     assert "pinn-adam-seed0" in text and "pinn-adam-seed1" in text and "poisson1d" in text
     rows = stored(root)["trajectories/pinn-adam-seed0"].attrs["length"]
@@ -108,6 +114,15 @@ def test_landscape_draws(browser_page):
     shot = np.asarray(Image.open(io.BytesIO(page.locator("#landscape-plot").screenshot())).convert("RGB"))
     colours = len(np.unique(shot.reshape(-1, 3), axis=0))
     assert shot.std() > 20 and colours > 200, f"blank-looking plot: std {shot.std():.1f}, {colours} colours"
+
+
+def pixel_colour(page, x, y, half=4):
+    """The median colour of a small square of the page around (x, y) (contour lines are thin)."""
+    from PIL import Image
+
+    shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(float)
+    x, y = round(x), round(y)
+    return np.median(shot[y - half:y + half + 1, x - half:x + half + 1].reshape(-1, 3), axis=0)
 
 
 def cell_pixel(page, z0, z1):
@@ -224,3 +239,74 @@ def test_compare_links_zoom_between_parameter_distance_axes(browser_page):
         return [b._fullLayout.xaxis.range, b._fullLayout.yaxis.range];
     }""")
     np.testing.assert_allclose(ranges, [[-0.5, 0.5], [-0.25, 0.25]])
+
+
+def test_nan_cells_are_not_evaluable(browser_page, root):
+    page, _, _, _ = browser_page
+    open_landscape(page, "pca-far")
+    group = stored(root)["landscapes/pca-far"]
+    grid, axis_0, axis_1 = group["loss/pinn"][...], group["axis_0"][...], group["axis_1"][...]
+    inner = np.zeros(grid.shape, dtype=bool)
+    inner[1:-1, 1:-1] = True  # the map's edge runs through the middle of the outer cells
+    nan, finite = np.argwhere(np.isnan(grid) & inner), np.argwhere(np.isfinite(grid) & inner)
+    assert len(nan) > 20 and len(finite) > 20  # the overflow really happened, and not everywhere
+    nan_colour = np.array([0xB9, 0xB9, 0xB9])  # landscape.js NAN_COLOUR, the plot's background
+    page.mouse.move(0, 0)
+    for i1, i0 in [nan[0], nan[len(nan) // 2]]:
+        x, y = cell_pixel(page, float(axis_0[i0]), float(axis_1[i1]))
+        page.mouse.move(x, y)
+        page.wait_for_selector(f"#hover-readout[data-i0='{i0}'][data-i1='{i1}']", timeout=5000)
+        assert page.locator("#hover-readout [data-field=loss]").inner_text() == "not evaluable"
+        page.mouse.move(0, 0)
+        colour = pixel_colour(page, x, y)
+        assert np.abs(colour - nan_colour).max() < 12, colour
+    i1, i0 = finite[len(finite) // 2]
+    x, y = cell_pixel(page, float(axis_0[i0]), float(axis_1[i1]))
+    page.mouse.move(x, y)
+    page.wait_for_selector(f"#hover-readout[data-i0='{i0}'][data-i1='{i1}']", timeout=5000)
+    assert float(page.locator("#hover-readout [data-field=loss]").inner_text()) == pytest.approx(
+        float(grid[i1, i0]), rel=1e-5)
+    page.mouse.move(0, 0)
+    colour = pixel_colour(page, x, y)
+    assert np.ptp(colour) > 40, colour  # a colour of the (viridis) scale, not the grey of a missing value
+
+
+def test_a_training_run_updates_live(browser_page, root):
+    """A real `pinnviz train` writes into the served folder; the runs page's row count and the run page's
+    loss curve grow without a reload (the writer flushes rows every few seconds)."""
+    page, _, _, _ = browser_page
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    store = root / "live.zarr"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pinnviz", "train", "poisson1d", "--out", str(store), "--steps", "10000000",
+         "--log-every", "5", "--width", "8", "--depth", "2", "--name", "live"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        page.goto(page.url.split("#")[0] + "#/")
+        page.evaluate("window.__notReloaded = true")
+        rows = ".run[data-path='live.zarr'] tr[data-trajectory='live'] td:nth-child(3)"
+        grows = "([sel, n]) => { const e = document.querySelector(sel); return e && Number(e.textContent) > n; }"
+        page.wait_for_function(grows, arg=[rows, 0], timeout=90_000)
+        first = int(page.inner_text(rows))
+        page.wait_for_function(grows, arg=[rows, first], timeout=30_000)
+        assert int(page.inner_text(rows)) <= zarr.open_group(str(store), mode="r")["trajectories/live"].attrs["length"]
+        assert page.evaluate("window.__notReloaded") is True
+
+        rid = page.get_attribute(".run[data-path='live.zarr']", "data-run")
+        page.goto(page.url.split("#")[0] + f"#/run/{rid}")
+        page.evaluate("window.__notReloaded = true")
+        objective = zarr.open_group(str(store), mode="r")["trajectories/live"].attrs["loss"]
+        curve = f".plot[data-component='{objective}']"
+        points = "([sel, n]) => { const gd = document.querySelector(sel); return gd?.data?.[0].x.length > n; }"
+        page.wait_for_function(points, arg=[curve, 0], timeout=30_000)
+        first = page.evaluate(f"document.querySelector(\"{curve}\").data[0].x.length")
+        page.wait_for_function(points, arg=[curve, first], timeout=30_000)
+        assert page.evaluate("window.__notReloaded") is True
+        steps, losses = page.evaluate(f"(() => {{ const t = document.querySelector(\"{curve}\").data[0]; "
+                                      "return [Array.from(t.x), Array.from(t.y)]; })()")
+        group = zarr.open_group(str(store), mode="r")["trajectories/live"]
+        np.testing.assert_array_equal(steps, group["step"][:len(steps)])
+        np.testing.assert_allclose(losses, group[f"loss/{objective}"][:len(losses)], rtol=1e-12)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
