@@ -199,6 +199,28 @@ def test_metrics_match_the_stored_diagnostics(server, root):
 
 
 # ---------------------------------------------------------------------- jobs
+def test_a_topology_probe_of_a_changed_landscape_is_not_shown(server, root):
+    from pinnviz.landscape import compute_landscape
+    from pinnviz.probes.topology import topology
+    from pinnviz.store import open_run
+
+    rid = run_id(server)
+    run = open_run(root / "runs" / "run.zarr", mode="r+", overwrite=True)
+    compute_landscape(run, "pca", resolution=8, name="topo-src")
+    topology(run, "topo-src", name="topology-src")
+    detail = get_json(server, f"/api/runs/{rid}/probes/topology-src")
+    assert detail["stale"] is None and detail["kind"] == "topology" and detail["probe"] == "topology"
+    tree = zarr.open_group(str(root / "runs" / "run.zarr"), mode="r")["probes/topology-src"]
+    np.testing.assert_array_equal(detail["arrays"]["value"]["values"], tree["value"][...])
+    status, _, body = request(server, "GET", f"/api/runs/{rid}/probes/topology-src/figure.png", BEARER)
+    assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"
+    compute_landscape(run, "pca", resolution=9, name="topo-src")  # the tree's landscape is replaced
+    detail = get_json(server, f"/api/runs/{rid}/probes/topology-src")
+    assert "earlier landscape 'topo-src'" in detail["stale"]
+    status, _, body = request(server, "GET", f"/api/runs/{rid}/probes/topology-src/figure.png", BEARER)
+    assert status == 422 and "earlier landscape" in json.loads(body)["error"]
+
+
 def test_job_options_are_validated_by_the_cli_before_anything_starts(server):
     rid = run_id(server)
     cases = [({"manifold": "pca", "resolution": "many"}, "Invalid value for '--resolution'"),

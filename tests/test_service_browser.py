@@ -47,6 +47,11 @@ def root(tmp_path_factory):
     # a grid that reaches where the loss overflows float32 (it grows like |z|^2 through the boundary term and
     # passes 3.4e38 near |z| = 1.8e19): its outer cells are NaN, as the landscape code stores what it cannot evaluate
     compute_landscape(run, "pca", resolution=16, margin=1e19, dtype="float32", name="pca-far")
+    from pinnviz.probes.hessian_landscape import hessian_landscape
+    from pinnviz.probes.topology import topology
+
+    hessian_landscape(run, "pinn-adam-seed0", dims=3, resolution=9, name="hessian-3d")
+    topology(run, "pca", name="topology-pca")
     return folder
 
 
@@ -123,6 +128,14 @@ def pixel_colour(page, x, y, half=4):
     shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(float)
     x, y = round(x), round(y)
     return np.median(shot[y - half:y + half + 1, x - half:x + half + 1].reshape(-1, 3), axis=0)
+
+
+def assert_drawn(locator, colours=100):
+    from PIL import Image
+
+    shot = np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"))
+    found = len(np.unique(shot.reshape(-1, 3), axis=0))
+    assert shot.std() > 20 and found > colours, f"blank-looking plot: std {shot.std():.1f}, {found} colours"
 
 
 def cell_pixel(page, z0, z1):
@@ -209,8 +222,41 @@ def test_compare_and_probes_pages_draw(browser_page):
     page.wait_for_selector("#metrics tbody tr")
     assert page.locator(".compare-plot").count() == 2
     assert page.locator("#metrics tbody tr").count() == 4  # two landscapes x two trajectories
+
+
+def test_probes_page_draws_hessian_landscape_and_topology(browser_page, root):
+    page, _, _, _ = browser_page
+    rid = run_id(page)
     page.goto(page.url.split("#")[0] + f"#/probes/{rid}")
-    page.wait_for_selector("text=no probes stored in this run")
+    hessian = page.locator(".probe[data-probe='hessian-3d']")
+    hessian.locator(".hessian-slice .main-svg").first.wait_for()
+    grid = stored(root)["probes/hessian-3d/loss/pinn"][...]  # loss[i_0, i_1, i_2]
+    centre = grid.shape[2] // 2
+    assert page.get_attribute(".hessian-slice", "data-pick") == str(centre)
+    shown = page.evaluate("document.querySelector('.hessian-slice').data[0].customdata")
+    np.testing.assert_allclose(shown, grid[:, :, centre].T, rtol=1e-12)  # rows along v2, columns along v1
+    assert_drawn(hessian.locator(".hessian-slice"))
+    page.eval_on_selector("#slice-2", "(e) => { e.value = 1; e.dispatchEvent(new Event('input')); }")
+    page.wait_for_selector(".hessian-slice[data-pick='1']")
+    shown = page.evaluate("document.querySelector('.hessian-slice').data[0].customdata")
+    np.testing.assert_allclose(shown, grid[:, :, 1].T, rtol=1e-12)
+
+    tree = stored(root)["probes/topology-pca"]
+    birth, death = tree["birth"][...], tree["death"][...]
+    topology_card = page.locator(".probe[data-probe='topology-pca']")
+    diagram = topology_card.locator(".plot[data-topology=diagram]")
+    diagram.locator(".main-svg").first.wait_for()
+    pairs, forever = page.evaluate("""() => { const d = document.querySelector(
+        ".probe[data-probe='topology-pca'] .plot[data-topology=diagram]").data;
+        return [[d[1].x, d[1].y], d[2].x]; }""")
+    np.testing.assert_allclose(np.array(pairs).T, np.stack([birth, death], 1)[np.isfinite(death)], rtol=1e-12)
+    np.testing.assert_allclose(forever, birth[~np.isfinite(death)], rtol=1e-12)
+    assert_drawn(diagram, colours=20)
+    assert_drawn(topology_card.locator(".plot[data-topology=barcode]"), colours=20)
+    topology_card.locator("text=render the visualizer's figure").click()
+    figure = topology_card.locator("img")
+    figure.wait_for()
+    page.wait_for_function("(e) => e.complete && e.naturalWidth > 600", arg=figure.element_handle(), timeout=60_000)
 
 
 def test_export_view_png_and_grid_csv(browser_page, root):

@@ -16,7 +16,7 @@ MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/p
 _SINGLE = {"mli", "random-planes", "goldilocks", "intrinsic-dim", "bad-minima"}
 _OPTIONAL_LANDSCAPE = {"basis", "trajectory-pca"}
 _LIST = {"hessian-walk", "mode-connectivity", "spectrum", "acceleration"}
-PROBE_KINDS = sorted(_SINGLE | _OPTIONAL_LANDSCAPE | _LIST | {"ntk"})
+PROBE_KINDS = sorted(_SINGLE | _OPTIONAL_LANDSCAPE | _LIST | {"ntk", "topology"})
 
 
 def figure_bytes(fig, image_format: str) -> bytes:
@@ -37,9 +37,13 @@ def landscape_figure_bytes(run: Run, name: str, losses: list[str] | None, image_
 
 
 def probe_kind(name: str, attrs: dict) -> str | None:
-    """A stored probe's kind: its `probe` attribute, else the kind its name starts with (`ntk-<traj>`)."""
-    if attrs.get("probe") in PROBE_KINDS:
-        return attrs["probe"]
+    """A stored probe's kind with a visualizer figure: its `probe` (or `kind`) attribute, else the kind its
+    name starts with (`ntk-<traj>`); None for kinds drawn only from their arrays (hessian-landscape)."""
+    for key in ("probe", "kind"):
+        if attrs.get(key) in PROBE_KINDS:
+            return attrs[key]
+    if attrs.get("kind"):
+        return None
     matches = [k for k in PROBE_KINDS if name == k or name.startswith(f"{k}-")]
     return max(matches, key=len) if matches else None
 
@@ -56,6 +60,11 @@ def probe_figure_bytes(run: Run, name: str, image_format: str) -> bytes:
         _probes_b, f"{kind.replace('-', '_')}_figure", None)
     if kind == "ntk":
         fig = _ntk.ntk_figure([(name, stored[0])])
+    elif kind == "topology":
+        from pinnviz.probes.topology import load_topology
+        from pinnviz.visualizer._topology import topology_figure
+
+        fig = topology_figure(*load_topology(run, name))  # refuses a tree whose landscape has changed since
     elif kind in _LIST:
         fig = function([stored])
     else:

@@ -92,7 +92,7 @@ def run_summary(run: Run, store_id: str, relative: str) -> dict:
         landscapes.append({"name": name, "manifold": attrs.get("manifold"), "method": attrs.get("method"),
                            "resolution": attrs.get("resolution"), "losses": attrs.get("losses", []),
                            "units": latent_units(attrs.get("method"))})
-    probes = [{"name": name, "probe": run.group[f"probes/{name}"].attrs.get("probe", name)}
+    probes = [{"name": name, "probe": probe_label(name, dict(run.group[f"probes/{name}"].attrs))}
               for name in _child_names(run, "probes")]
     trajectories = [trajectory_row(run, n) for n in run.trajectory_names()]
     return {"id": store_id, "path": relative, "problem": run.problem, "model": model,
@@ -178,6 +178,29 @@ def landscape_detail(run: Run, name: str, loss: str | None = None, *, values: bo
     return out
 
 
+def probe_label(name: str, attrs: dict) -> str:
+    """What a probe is: its `probe` attribute, else its `kind` (hessian-landscape, topology), else its name."""
+    return str(attrs.get("probe") or attrs.get("kind") or name)
+
+
+def probe_staleness(run: Run, attrs: dict) -> str | None:
+    """Why a stored probe no longer matches what it was computed from (a merge tree whose landscape has
+    changed or gone), else None: such a probe is not drawn."""
+    from pinnviz.errors import PinnvizError
+    from pinnviz.probes.topology import KIND, landscape_field
+
+    if attrs.get("kind") != KIND:
+        return None
+    try:
+        field = landscape_field(run, attrs["landscape"], attrs["loss"])
+    except PinnvizError as exc:
+        return f"its landscape {attrs['landscape']!r} cannot be read: {exc}"
+    if field["fingerprint"] != attrs.get("field_sha256"):
+        return (f"computed from an earlier landscape {attrs['landscape']!r}; run `pinnviz probe topology "
+                f"--landscape {attrs['landscape']} --force` again")
+    return None
+
+
 def probe_detail(run: Run, name: str) -> dict:
     """A probe's settings and its stored arrays (those too large to send are listed by shape only)."""
     group = run.group[f"probes/{_checked(run, 'probes', name, 'probe')}"]
@@ -189,5 +212,6 @@ def probe_detail(run: Run, name: str) -> dict:
             omitted[path] = list(node.shape)
             continue
         arrays[path] = {"shape": list(node.shape), "dtype": str(node.dtype), "values": jsonable(np.asarray(node[...]))}
-    return {"name": name, "probe": group.attrs.get("probe", name), "attrs": jsonable(dict(group.attrs)),
-            "arrays": dict(sorted(arrays.items())), "omitted": omitted}
+    attrs = dict(group.attrs)
+    return {"name": name, "probe": probe_label(name, attrs), "attrs": jsonable(attrs),
+            "arrays": dict(sorted(arrays.items())), "omitted": omitted, "stale": probe_staleness(run, attrs)}

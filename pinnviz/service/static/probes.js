@@ -1,7 +1,10 @@
 // Probes: each stored probe drawn from its stored arrays (curves against their natural axis, matrices
-// as maps), and the visualizer's own figure on request.
+// as maps; Hessian landscapes as slices through their centre, merge trees as persistence diagram and
+// barcode), and the visualizer's own figure on request.
 
-import { allPositive, api, el, enc, logAxis, PLOT_CONFIG, setCrumbs } from "./util.js";
+import { NAN_COLOUR } from "./landscape.js";
+import { makeScale } from "./scale.js";
+import { allPositive, api, el, enc, fmt, logAxis, PLOT_CONFIG, setCrumbs } from "./util.js";
 
 const AXES = ["alpha", "t", "step", "steps", "distance", "dims", "radii", "scales", "scale", "widths", "x", "eigenvalue_index"];
 
@@ -36,6 +39,114 @@ function figuresFor(detail) {
   return figures;
 }
 
+function newPlot(box, fig, attrs = {}) {
+  const div = el("div", { class: "plot", ...attrs });
+  box.append(div);
+  Plotly.newPlot(div, fig.data, fig.layout, PLOT_CONFIG);
+  return div;
+}
+
+function drawGeneric(detail, box) {
+  figuresFor(detail).forEach((fig) => newPlot(box, fig));
+}
+
+// loss[i_0, ..., i_{d-1}] at centre + sum_k axis_k[i_k] v_k: the (v1, v2) slice at the chosen indices of the others
+function hessianSlice(values, pick, n0, n1) {
+  return Array.from({ length: n1 }, (_, i1) => Array.from({ length: n0 }, (_, i0) => {
+    let v = values[i0][i1];
+    for (const i of pick) v = v[i];
+    return v;
+  }));
+}
+
+function drawHessianLandscape(detail, box) {
+  const a = detail.attrs, dims = a.dims, grid = detail.arrays[`loss/${a.loss}`];
+  const axes = Array.from({ length: dims }, (_, k) => detail.arrays[`axis_${k}`]?.values);
+  const label = (k) => `v${k + 1} (λ ${fmt(a.eigenvalues[k], 4)})`;
+  newPlot(box, { data: [{ type: "bar", x: a.eigenvalues.map((_, k) => `v${k + 1}`), y: a.eigenvalues }],
+                 layout: { title: { text: `top Hessian eigenvalues of ${a.loss} at step ${a.step}`, font: { size: 12 } },
+                           height: 260, margin: { l: 55, r: 10, t: 30, b: 35 } } });
+  if (!grid || axes.some((x) => !x)) {
+    box.append(el("p", { class: "muted", text: `loss/${a.loss} is too large to send; render the figure instead` }));
+    return;
+  }
+  if (dims === 1) {
+    newPlot(box, { data: [{ x: axes[0], y: grid.values, mode: "lines", name: a.loss }],
+                   layout: { title: { text: `${a.loss} along v1`, font: { size: 12 } }, height: 300,
+                             margin: { l: 55, r: 10, t: 30, b: 40 }, xaxis: { title: { text: label(0) } },
+                             yaxis: allPositive([grid.values]) ? logAxis([grid.values]) : {} } }, { dataset: { hessian: "1" } });
+    return;
+  }
+  const pick = axes.slice(2).map((x) => Math.floor(x.length / 2));
+  const holder = el("div", { style: "grid-column: span 2" });
+  const controls = el("div", { class: "row" });
+  const div = el("div", { class: "plot hessian-slice", style: "height: 480px" });
+  holder.append(controls, div);
+  box.append(holder);
+  const scale = makeScale([grid.values.flat(Infinity)], "log");
+  function redraw() {
+    const z = hessianSlice(grid.values, pick, axes[0].length, axes[1].length);
+    const others = pick.map((i, k) => `v${k + 3} = ${fmt(axes[k + 2][i], 3)}`).join(", ");
+    div.dataset.pick = pick.join(",");
+    Plotly.react(div, [
+      { type: "heatmap", x: axes[0], y: axes[1], z: z.map((row) => row.map((v) => (v === null ? NaN : scale.f(v)))),
+        customdata: z, text: z.map((row) => row.map((v) => fmt(v))), colorscale: "Viridis", zmin: scale.cmin, zmax: scale.cmax,
+        hovertemplate: `v1 %{x:.4g}<br>v2 %{y:.4g}<br>${a.loss} %{text}<extra></extra>`, name: "slice",
+        colorbar: { title: { text: `${a.loss}${scale.kind === "linear" ? "" : ` (${scale.kind})`}` },
+                    ...(scale.ticks ? { tickvals: scale.ticks.vals, ticktext: scale.ticks.text } : {}) } },
+      { type: "scatter", mode: "markers", x: [0], y: [0], name: "centre", hoverinfo: "skip",
+        marker: { size: 11, symbol: "x", color: "#fff", line: { color: "#111", width: 1 } } }],
+    { title: { text: `${a.loss} on the (v1, v2) plane through the centre${others ? `, ${others}` : ""} · step ${a.step}`, font: { size: 12 } },
+      margin: { l: 60, r: 20, t: 30, b: 50 }, plot_bgcolor: NAN_COLOUR, showlegend: false,
+      xaxis: { title: { text: label(0) }, range: [axes[0][0], axes[0].at(-1)] },
+      yaxis: { title: { text: label(1) }, range: [axes[1][0], axes[1].at(-1)] } }, PLOT_CONFIG);
+  }
+  pick.forEach((index, k) => {
+    const input = el("input", { type: "range", id: `slice-${k + 2}`, min: 0, max: axes[k + 2].length - 1, value: index });
+    const shown = el("span", { class: "muted", text: fmt(axes[k + 2][index], 3) });
+    input.addEventListener("input", () => { pick[k] = Number(input.value); shown.textContent = fmt(axes[k + 2][pick[k]], 3); redraw(); });
+    controls.append(el("label", { style: "flex: 1" }, `slice along ${label(k + 2)} `, input), shown);
+  });
+  redraw();
+}
+
+function drawTopology(detail, box) {
+  const a = detail.attrs, m = a.metrics || {};
+  const birth = detail.arrays.birth?.values || [], death = detail.arrays.death?.values || [];
+  const top = m.loss_max;
+  const finite = birth.map((b, i) => [b, death[i]]).filter(([, d]) => d !== null);
+  const forever = birth.filter((_, i) => death[i] === null);
+  const log = allPositive([birth]) && top > 20 * m.loss_min;  // a log axis only over more than a decade or so
+  const axis = log ? logAxis([birth, [top]]) : {};
+  box.append(el("p", { class: "muted", style: "grid-column: 1 / -1; margin: 0" },
+    `${a.landscape} (${a.source}, ${a.loss}, ${a.dims}-D, ${a.connectivity}): ${m.minima} minima, ${m.saddles} saddles at persistence ≥ `
+    + `${fmt(a.min_persistence, 3)}; loss ${fmt(m.loss_min, 4)} … ${fmt(m.loss_max, 4)}; flat fraction ${fmt(m.flat_fraction, 3)}, `
+    + `second persistence ${fmt(m.second_persistence, 3)} of the range`));
+  newPlot(box, {
+    data: [{ x: [m.loss_min, top], y: [m.loss_min, top], mode: "lines", line: { color: "#999", dash: "dot", width: 1 }, hoverinfo: "skip", name: "birth = death" },
+           { x: finite.map((p) => p[0]), y: finite.map((p) => p[1]), mode: "markers", name: "pairs", marker: { size: 7, color: "#2f5fb3" },
+             hovertemplate: "born %{x:.4g}<br>dies %{y:.4g}<extra></extra>" },
+           { x: forever, y: forever.map(() => top), mode: "markers", name: "never dies (a component's minimum)",
+             marker: { size: 10, symbol: "triangle-up", color: "#d62728" }, hovertemplate: "born %{x:.4g}<br>never dies<extra></extra>" }],
+    layout: { title: { text: `persistence diagram: ${birth.length} pairs`, font: { size: 12 } }, height: 340,
+              margin: { l: 60, r: 10, t: 30, b: 40 }, xaxis: { ...axis, title: { text: "birth (loss at the minimum)" } },
+              yaxis: { ...axis, title: { text: "death (loss at the merging saddle)" } },
+              legend: { orientation: "h", x: 0, y: -0.25, font: { size: 11 } } },
+  }, { dataset: { topology: "diagram" } });
+  // barcode: one bar per pair from its birth to its death (to the top of the range for the immortal ones), longest first
+  const bars = birth.map((b, i) => [b, death[i] === null ? top : death[i], death[i] === null])
+    .sort((p, q) => (q[1] - q[0]) - (p[1] - p[0])).slice(0, 200);
+  const xs = [], ys = [];
+  bars.forEach(([b, d], i) => { xs.push(b, d, null); ys.push(i, i, null); });
+  newPlot(box, { data: [{ x: xs, y: ys, mode: "lines", line: { width: 4, color: "#2f5fb3" }, hoverinfo: "skip" }],
+                 layout: { title: { text: `barcode (${bars.length} longest of ${birth.length})`, font: { size: 12 } }, height: 340, showlegend: false,
+                           margin: { l: 60, r: 10, t: 30, b: 40 }, xaxis: { ...axis, title: { text: "loss" } },
+                           yaxis: { autorange: "reversed", dtick: Math.max(1, Math.ceil(bars.length / 10)), zeroline: false,
+                                    title: { text: "pair (by persistence)" } } } }, { dataset: { topology: "barcode" } });
+}
+
+const DRAW = { "hessian-landscape": drawHessianLandscape, topology: drawTopology };
+
 async function probeCard(runId, name) {
   const detail = await api(`/api/runs/${runId}/probes/${enc(name)}`);
   const settings = Object.entries(detail.attrs).filter(([k]) => k !== "probe")
@@ -43,20 +154,16 @@ async function probeCard(runId, name) {
   const plots = el("div", { style: "display:grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 8px" });
   const figureBox = el("div");
   const card = el("div", { class: "card probe", dataset: { probe: name } },
-    el("h2", {}, `${name} `, el("span", { class: "muted", text: detail.kind || "" })),
+    el("h2", {}, `${name} `, el("span", { class: "muted", text: detail.kind || detail.attrs.kind || "" })),
     el("div", { class: "muted", style: "font-size:12px; word-break: break-all" }, settings),
     Object.keys(detail.omitted).length ? el("div", { class: "muted" }, "not sent (large): " + Object.entries(detail.omitted).map(([k, s]) => `${k} ${JSON.stringify(s)}`).join(", ")) : null,
-    plots,
-    detail.kind ? el("div", { class: "row" }, el("button", { text: "render the visualizer's figure", onclick: () => {
+    detail.stale ? el("p", { class: "error stale", text: `not shown: ${detail.stale}` }) : plots,
+    detail.kind && !detail.stale ? el("div", { class: "row" }, el("button", { text: "render the visualizer's figure", onclick: () => {
       figureBox.replaceChildren(el("img", { src: `/api/runs/${runId}/probes/${enc(name)}/figure.png`, style: "max-width: 100%", alt: `${name} figure` }));
     } }), el("a", { href: `/api/runs/${runId}/probes/${enc(name)}/figure.svg`, target: "_blank", text: "SVG" }),
       el("a", { href: `/api/runs/${runId}/probes/${enc(name)}/figure.pdf`, target: "_blank", text: "PDF" })) : null,
     figureBox);
-  return [card, () => figuresFor(detail).forEach((fig) => {
-    const div = el("div", { class: "plot" });
-    plots.append(div);
-    Plotly.newPlot(div, fig.data, fig.layout, PLOT_CONFIG);
-  })];
+  return [card, () => { if (!detail.stale) (DRAW[detail.attrs.kind] || drawGeneric)(detail, plots); }];
 }
 
 export async function probesPage(main, params, runId) {
