@@ -293,3 +293,47 @@ def test_landscape_sharded_over_workers_equals_local(tmp_path, cluster):
             np.testing.assert_allclose(shared[key], value, rtol=1e-12, atol=0)
     one_error_line(runner.invoke(app, ["landscape", str(store), "-m", "pca", "--workers", "2", "--scheduler",
                                        cluster.scheduler_address]), "not several")
+
+
+def test_mli_and_random_planes_on_workers_equal_local(tmp_path, cluster):
+    from distributed import Client
+
+    from pinnviz.probes import load_probe, mli, random_planes
+
+    store, mc = tmp_path / "run.zarr", tmp_path / "mc.zarr"
+    for path, extra in ((store, []), (mc, ["--quadrature", "montecarlo", "--points", "40"])):
+        for loss in ("pinn", "drm"):
+            result = runner.invoke(app, ["train", "poisson1d", "--steps", "12", "--seeds", "3", "--width", "5",
+                                         "--depth", "1", "--loss", loss, "--name", loss, *extra, "--out", str(path)])
+            assert result.exit_code == 0, result.output
+    with Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        for path in (store, mc):  # a Monte Carlo store: every share on the driver's first draw
+            alone = mli(open_run(path), points=9, save=False)
+            shared = mli(open_run(path), points=9, save=False, client=client)
+            assert shared["trajectories"] == alone["trajectories"] and len(alone["trajectories"]) == 6
+            assert shared["losses"] == alone["losses"] == ["drm"] * 3 + ["pinn"] * 3
+            np.testing.assert_allclose(shared["curves"], alone["curves"], rtol=1e-12, atol=0)
+            assert np.array_equal(shared["monotonic"], alone["monotonic"])
+        planes = {"pairs": 3, "resolution": 9, "extent": 0.5, "losses": ["pinn", "drm"], "seed": 4, "save": False}
+        for stochastic in (None, 20):  # 243 vectors: shares of 64 (the Monte Carlo chunk), the later ones skip draws
+            alone = random_planes(open_run(store), "pinn-seed1", stochastic=stochastic, **planes)
+            shared = random_planes(open_run(store), "pinn-seed1", stochastic=stochastic, client=client, **planes)
+            np.testing.assert_array_equal(shared["directions"], alone["directions"])
+            for loss, grid in alone["losses"].items():
+                assert np.isfinite(grid).all()
+                np.testing.assert_allclose(shared["losses"][loss], grid, rtol=1e-12, atol=0)
+            assert shared["variance"] == alone["variance"]
+    address = cluster.scheduler_address
+    cli = runner.invoke(app, ["probe", "mli", str(store), "--points", "9", "--scheduler", address])
+    assert cli.exit_code == 0, cli.output
+    assert "of 6 curves decrease monotonically" in cli.stdout
+    arrays, _ = load_probe(open_run(store), "mli")
+    np.testing.assert_allclose(arrays["curves"], mli(open_run(store), points=9, save=False)["curves"], rtol=1e-12)
+    cli = runner.invoke(app, ["probe", "random-planes", str(store), "-t", "pinn-seed1", "--pairs", "3",
+                              "--resolution", "9", "--extent", "0.5", "--seed", "4", "--stochastic", "20",
+                              "--scheduler", address])
+    assert cli.exit_code == 0, cli.output
+    arrays, _ = load_probe(open_run(store), "random-planes-final-pinn-seed1-mc20")
+    local = random_planes(open_run(store), "pinn-seed1", stochastic=20, **{**planes, "losses": None})
+    np.testing.assert_allclose(arrays["loss/pinn"], local["losses"]["pinn"], rtol=1e-12, atol=0)

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from pinnviz.cli._common import Force, err, friendly_errors, out, split_names, step_progress
 from pinnviz.cli.probe import probe_app
+from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes import (
     hessian_plane,
@@ -21,7 +22,8 @@ from pinnviz.probes import (
     random_planes,
     spectrum,
 )
-from pinnviz.probes.mli import train_mli_ensembles
+from pinnviz.probes.mli import check_mli, train_mli_ensembles
+from pinnviz.probes.random_planes import check_random_planes
 from pinnviz.store import open_run
 from pinnviz.store._names import check_name
 from pinnviz.visualizer import save_figure
@@ -98,18 +100,32 @@ def mli_command(
     tolerance: Annotated[float, typer.Option(help="Largest rise, relative to a curve's range, still monotonic.")]
     = 1e-6,
     figure: Figure = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    scheduler_file: SchedulerFileOption = None,
     force: Force = False,
 ) -> None:
-    """Monotonic linear interpolation (section 2.1): loss from initial to final parameters, per trajectory."""
+    """Monotonic linear interpolation (section 2.1): loss from initial to final parameters, per trajectory.
+
+    With --workers, --scheduler or --scheduler-file the curves are evaluated in shares on Dask workers
+    (ensembles given by --scales are trained here first).
+    """
+    from pinnviz.cli.landscape import _maybe_dask
+
     run = _open(store, figure, force)
     names = split_names(trajectories)
     scale_list = _floats(scales, "scales")
-    if scale_list:
-        with step_progress("training ensembles") as progress:
-            trained = train_mli_ensembles(run, losses=split_names(losses) or [], scales=scale_list, seeds=seeds,
-                                          steps=steps, lr=lr, log_every=log_every, progress=progress)
-        names = names or trained
-    result = mli(run, names, points=points, tolerance=tolerance)
+    if scale_list:  # the ensembles' trajectories are checked after they are trained
+        check_mli(run, [], points=points, empty=True)
+    else:
+        names = check_mli(run, names, points=points)  # before a cluster is started
+    with _maybe_dask(workers, scheduler, scheduler_file) as client:
+        if scale_list:
+            with step_progress("training ensembles") as progress:
+                trained = train_mli_ensembles(run, losses=split_names(losses) or [], scales=scale_list, seeds=seeds,
+                                              steps=steps, lr=lr, log_every=log_every, progress=progress)
+            names = names or trained
+        result = mli(run, names, points=points, tolerance=tolerance, client=client)
     out.print(f"{result['n_monotonic']} of {result['n_curves']} curves decrease monotonically")
     for loss in sorted(set(result["losses"])):
         for scale in sorted(set(result["scale"].tolist())):
@@ -191,13 +207,24 @@ def random_planes_command(
     stochastic: Annotated[int | None, typer.Option(help="Re-draw B Monte Carlo points at every evaluation.")]
     = None,
     figure: Figure = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
+    scheduler_file: SchedulerFileOption = None,
     force: Force = False,
 ) -> None:
-    """Random planes (sections 2.4, 2.5): the loss on planes of filter-normalised random directions."""
+    """Random planes (sections 2.4, 2.5): the loss on planes of filter-normalised random directions.
+
+    With --workers, --scheduler or --scheduler-file the grid vectors are evaluated in shares on Dask workers.
+    """
+    from pinnviz.cli.landscape import _maybe_dask
+
     run = _open(store, figure, force)
     traj = _trajectories(run, trajectories)[0]
-    result = random_planes(run, traj, at=at, pairs=pairs, resolution=resolution, extent=extent,
-                           losses=split_names(loss), seed=seed, stochastic=stochastic)
+    options = {"at": at, "pairs": pairs, "resolution": resolution, "extent": extent, "losses": split_names(loss),
+               "stochastic": stochastic}
+    check_random_planes(run, traj, **options)  # before a cluster is started
+    with _maybe_dask(workers, scheduler, scheduler_file) as client:
+        result = random_planes(run, traj, seed=seed, client=client, **options)
     for name, value in result["variance"].items():
         out.print(f"integrand variance of {name} at the centre: {value:.4g}")
     out.print(f"stored in {store}/probes/{result['name']}")

@@ -19,10 +19,9 @@ def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict,
 
     `dims` names the axes of some arrays (key -> names); the others get `<leaf>_dim_<i>`.
     """
-    check_name("probe", name)
+    check_probe_name(run, name)
     if not run.writable:
         raise IncompatibleRunError(f"{run.path} is open read-only; open it with mode='r+' to store probe {name!r}")
-    run.check_overwrite("probe", name)
     parent = run.group.require_group("probes")
     if name in parent:
         del parent[name]
@@ -30,6 +29,12 @@ def save_probe(run: Run, name: str, arrays: dict[str, np.ndarray], attrs: dict,
     for key, value in arrays.items():
         write_array(group, key, value, (dims or {}).get(key))
     group.update_attributes({**attrs, "created": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+def check_probe_name(run: Run, name: str) -> None:
+    """A valid probe name, not stored already unless the run may overwrite (`--force`): before any work."""
+    check_name("probe", name)
+    run.check_overwrite("probe", name)
 
 
 def probe_names(run: Run) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from pinnviz.errors import InvalidSettingError, NonFiniteError
-from pinnviz.probes._store import save_probe
+from pinnviz.probes._store import check_probe_name, save_probe
+from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run
 from pinnviz.trainers import TrainConfig, train
 
@@ -28,17 +30,18 @@ def train_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[flo
     physics.check_names(losses)
     names: list[str] = []
     have = set(run.trajectory_names())
-    for scale in scales:
-        for loss in losses:
-            base = ensemble_name(loss, scale)
-            wanted = [f"{base}-seed{k}" for k in range(seeds)]
-            if not all(n in have for n in wanted):
-                if any(n in have for n in wanted):
-                    raise InvalidSettingError(f"ensemble {base} is partly stored; remove it or use another store")
-                config = TrainConfig(loss=loss, steps=steps, lr=lr, seed=0, seeds=seeds, init_scale=float(scale),
-                                     log_every=log_every)
-                train(run.path, physics, config, name=base, progress=progress)
-            names += wanted
+    ensembles = [(loss, scale, [f"{ensemble_name(loss, scale)}-seed{k}" for k in range(seeds)])
+                 for scale in scales for loss in losses]
+    for loss, scale, wanted in ensembles:  # every one checked before any is trained
+        if any(n in have for n in wanted) and not all(n in have for n in wanted):
+            raise InvalidSettingError(f"ensemble {ensemble_name(loss, scale)} is partly stored; remove it or use "
+                                      "another store")
+    for loss, scale, wanted in ensembles:
+        if not all(n in have for n in wanted):
+            config = TrainConfig(loss=loss, steps=steps, lr=lr, seed=0, seeds=seeds, init_scale=float(scale),
+                                 log_every=log_every)
+            train(run.path, physics, config, name=ensemble_name(loss, scale), progress=progress)
+        names += wanted
     return names
 
 
@@ -47,42 +50,104 @@ def interpolate(start: np.ndarray, end: np.ndarray, alpha: np.ndarray) -> np.nda
     return start[None, :] + alpha[:, None] * (end - start)[None, :]
 
 
-def mli(run: Run, trajectories: Sequence[str] | None = None, *, points: int = 51, tolerance: float = 1e-6,
-        name: str = "mli", save: bool = True) -> dict:
-    """Loss of each trajectory's own objective on theta_i + alpha (theta_f - theta_i), alpha in [0, 1].
+def check_mli(run: Run, trajectories: Sequence[str] | None = None, *, points: int = 51, name: str = "mli",
+              save: bool = True, empty: bool = False) -> list[str]:
+    """The trajectories MLI will draw (default: all), each checked to have finite first and last rows; the
+    probe's name refused when stored already, unless the run may overwrite. Nothing is evaluated.
 
-    All lines of one loss are evaluated in one batched call. A curve counts as monotonic when no
-    step up exceeds `tolerance` times its range (max - min).
-
-    Returns (and stores in `probes/<name>`) a dict: alpha (A,), curves (K, A), monotonic (K,),
-    max_rise (K,) (largest increase between neighbouring alphas, relative to the range), scale (K,)
-    and, as lists, trajectories and losses; plus the counts `n_monotonic` and `n_curves`.
+    `empty`: no trajectory yet is fine (ensembles still to be trained); only the other options are checked.
     """
+    if save:
+        check_probe_name(run, name)
+    if empty and not trajectories:
+        if points < 2:
+            raise InvalidSettingError(f"points={points} must be >= 2")
+        return []
+    return _lines(run, trajectories, points)[0]
+
+
+def _lines(run: Run, trajectories: Sequence[str] | None, points: int,
+           lengths: Sequence[int] | None = None) -> tuple[list[str], PhysicsLosses, list]:
     if points < 2:
         raise InvalidSettingError(f"points={points} must be >= 2")
     names = list(trajectories) if trajectories is not None else run.trajectory_names()
     if not names:
         raise InvalidSettingError(f"{run.path} holds no trajectories; train some (or pass --scales to train them)")
     physics = run.physics()
+    lengths = lengths if lengths is not None else [None] * len(names)
+    return names, physics, [line_of(run, physics, traj, n) for traj, n in zip(names, lengths, strict=True)]
+
+
+def line_of(run: Run, physics: PhysicsLosses, trajectory: str,
+            length: int | None = None) -> tuple[np.ndarray, np.ndarray, str, float, int]:
+    """A trajectory's first and last rows (of its first `length`, default all), its objective, its initial
+    scale (NaN when not recorded) and its number of rows."""
+    stored = run.trajectory(trajectory)
+    params = stored.params[:length]
+    if len(params) < 2:
+        raise InvalidSettingError(f"trajectory {trajectory!r} has {len(params)} row(s); "
+                                  "MLI needs its first and last")
+    if not (np.isfinite(params[0]).all() and np.isfinite(params[-1]).all()):
+        raise NonFiniteError(f"trajectory {trajectory!r} holds NaN or infinity at its first or last row (it "
+                             "diverged); MLI needs finite end points: leave it out with --trajectories")
+    loss = stored.attrs.get("loss") or physics.names[0]
+    return params[0], params[-1], loss, float(stored.attrs.get("init_scale", np.nan)), len(params)
+
+
+def line_curves(physics: PhysicsLosses, lines: Sequence[tuple], alpha: np.ndarray) -> np.ndarray:
+    """Each line's objective at the alphas, (K, A), from `line_of` tuples; all lines of one loss in one call.
+
+    Every loss is evaluated on the first quadrature drawn from `physics` (for a Monte Carlo quadrature,
+    one draw for all curves), so a share of the lines evaluated elsewhere gives the same numbers.
+    """
+    quadrature = physics.prepare(torch.zeros((1, physics.net.n_params), dtype=torch.float64))
+    curves = np.empty((len(lines), len(alpha)))
+    for loss in sorted({line[2] for line in lines}):
+        rows = [k for k, line in enumerate(lines) if line[2] == loss]
+        theta = np.concatenate([interpolate(lines[k][0], lines[k][1], alpha) for k in rows])  # (len(rows) * A, P)
+        values = physics.evaluate(torch.as_tensor(theta), [loss], batch=quadrature)[loss].numpy()
+        curves[rows] = values.reshape(len(rows), len(alpha))
+    return curves
+
+
+def _curves_on_worker(store: str, trajectories: list[str], lengths: list[int], points: int, start: int,
+                      stop: int) -> np.ndarray:
+    """Curves of trajectories[start:stop] (the driver's row counts) on a Dask worker, from the store opened
+    read-only."""
+    from pinnviz.probes._dask import on_worker_threads
+    from pinnviz.store import open_run
+
+    on_worker_threads()
+    _, physics, lines = _lines(open_run(store, mode="r"), trajectories[start:stop], points, lengths[start:stop])
+    return line_curves(physics, lines, np.linspace(0.0, 1.0, points))
+
+
+def mli(run: Run, trajectories: Sequence[str] | None = None, *, points: int = 51, tolerance: float = 1e-6,
+        name: str = "mli", save: bool = True, client=None) -> dict:
+    """Loss of each trajectory's own objective on theta_i + alpha (theta_f - theta_i), alpha in [0, 1].
+
+    All lines of one loss are evaluated in one batched call. A curve counts as monotonic when no
+    step up exceeds `tolerance` times its range (max - min). With a `distributed.Client` the curves are
+    split into shares of trajectories, each evaluated by a worker from the store (only names travel); the
+    numbers are those of the local path.
+
+    Returns (and stores in `probes/<name>`) a dict: alpha (A,), curves (K, A), monotonic (K,),
+    max_rise (K,) (largest increase between neighbouring alphas, relative to the range), scale (K,)
+    and, as lists, trajectories and losses; plus the counts `n_monotonic` and `n_curves`.
+    """
+    if save:
+        check_probe_name(run, name)
+    names, physics, lines = _lines(run, trajectories, points)
+    losses, scales = [line[2] for line in lines], [line[3] for line in lines]
     alpha = np.linspace(0.0, 1.0, points)
-    ends, losses, scales = [], [], []
-    for traj in names:
-        stored = run.trajectory(traj)
-        if len(stored.params) < 2:
-            raise InvalidSettingError(f"trajectory {traj!r} has {len(stored.params)} row(s); "
-                                      "MLI needs its first and last")
-        if not (np.isfinite(stored.params[0]).all() and np.isfinite(stored.params[-1]).all()):
-            raise NonFiniteError(f"trajectory {traj!r} holds NaN or infinity at its first or last row (it "
-                                 "diverged); MLI needs finite end points: leave it out with --trajectories")
-        ends.append((stored.params[0], stored.params[-1]))
-        losses.append(stored.attrs.get("loss") or physics.names[0])
-        scales.append(float(stored.attrs.get("init_scale", np.nan)))
-    curves = np.empty((len(names), points))
-    for loss in sorted(set(losses)):
-        rows = [k for k, value in enumerate(losses) if value == loss]
-        theta = np.concatenate([interpolate(*ends[k], alpha) for k in rows])  # (len(rows) * A, P)
-        values = physics.evaluate(torch.as_tensor(theta), [loss])[loss].numpy()
-        curves[rows] = values.reshape(len(rows), points)
+    if client is None:
+        curves = line_curves(physics, lines, alpha)
+    else:
+        from pinnviz.probes._dask import map_shares, shares
+
+        parts = map_shares(client, _curves_on_worker, shares(client, len(names)), str(Path(run.path).resolve()),
+                           names, [line[4] for line in lines], points)
+        curves = np.concatenate(parts)
     span = np.ptp(curves, axis=1)
     rise = np.max(np.diff(curves, axis=1), axis=1) / np.where(span > 0, span, 1.0)
     monotonic = rise <= tolerance
