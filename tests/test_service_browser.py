@@ -356,3 +356,45 @@ def test_a_training_run_updates_live(browser_page, root):
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_a_job_that_would_replace_a_result_needs_force(browser_page, root):
+    """Without --force the CLI refuses (its one line shows in the page, the store is untouched); the form's
+    --force switch passes it on and the landscape is replaced."""
+    import hashlib
+
+    page, _, _, _ = browser_page
+    rid = run_id(page)
+    landscape = root / "run.zarr" / "landscapes" / "pca-coarse"
+
+    def digest():
+        return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(landscape.rglob("*")) if p.is_file())).hexdigest()
+
+    def start_job():
+        known = {j["id"] for j in page.evaluate("fetch('/api/jobs').then((r) => r.json())")}
+        page.click("#job-start")
+        page.wait_for_function("(known) => fetch('/api/jobs').then((r) => r.json()).then((jobs) => "
+                               "jobs.some((j) => !known.includes(j.id)))", arg=sorted(known), timeout=30_000)
+        job = next(j for j in page.evaluate("fetch('/api/jobs').then((r) => r.json())") if j["id"] not in known)
+        finished = f".job[data-job='{job['id']}']:is([data-status=completed], [data-status=failed])"
+        page.wait_for_selector(finished, timeout=300_000)
+        return page.evaluate(f"fetch('/api/jobs/{job['id']}').then((r) => r.json())"), page.locator(finished)
+
+    before = digest()
+    page.goto(page.url.split("#")[0] + f"#/run/{rid}")
+    page.select_option("#job-kind", "landscape")
+    page.wait_for_selector("#job-form[data-key=landscape] input[name=force][type=checkbox]")
+    page.fill("input[name=manifold]", "pca")
+    page.fill("input[name=resolution]", "11")
+    page.fill("input[name=name]", "pca-coarse")
+    job, node = start_job()
+    assert job["status"] == "failed" and job["argv"].count("--force") == 0
+    assert "already exists" in job["error"] and "--force" in job["error"]
+    assert node.locator(".job-error").inner_text() == job["error"]
+    assert digest() == before  # a refused command leaves the store as it was
+
+    page.check("input[name=force]")
+    job, node = start_job()
+    assert job["status"] == "completed" and "--force" in job["argv"], job
+    assert stored(root)["landscapes/pca-coarse/loss/pinn"].shape == (11, 11)
+    page.wait_for_selector("#landscapes tr[data-landscape='pca-coarse'] >> text=11×11")  # shown without a reload

@@ -6,6 +6,7 @@ store lists, so a name can never become a path (`..`, `%2e%2e%2f`, `a/b` are sim
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,27 @@ def open_store(path: Path) -> Run:
 
 
 def _child_names(run: Run, group: str) -> list[str]:
-    return sorted(name for name, _ in run.group[group].groups()) if group in run.group else []
+    # listing opens each child: one deleted meanwhile (a job replacing it) fails the listing, so list again
+    for attempt in range(5):
+        try:
+            return sorted(name for name, _ in run.group[group].groups()) if group in run.group else []
+        except (KeyError, FileNotFoundError):
+            if attempt == 4:
+                raise
+            time.sleep(0.05)
+    return []
+
+
+def _children_attrs(run: Run, group: str) -> list[tuple[str, dict]]:
+    """(name, attrs) of every child group, leaving out one removed since it was listed: a job replacing a
+    result deletes it before writing the new one, and a page polling meanwhile must not fail on it."""
+    out = []
+    for name in _child_names(run, group):
+        try:
+            out.append((name, dict(run.group[f"{group}/{name}"].attrs)))
+        except (KeyError, FileNotFoundError):
+            continue
+    return out
 
 
 def _checked(run: Run, group: str, name: str, kind: str) -> str:
@@ -81,19 +102,16 @@ def run_summary(run: Run, store_id: str, relative: str) -> dict:
     model = {k: v for k, v in run.model.items() if k != "layout"}
     model["params"] = sum(int(np.prod(e["shape"])) for e in run.model.get("layout", []))
     manifolds = []
-    for name in _child_names(run, "manifolds"):
-        attrs = dict(run.group[f"manifolds/{name}"].attrs)
+    for name, attrs in _children_attrs(run, "manifolds"):
         report = attrs.get("report", {})
         manifolds.append({"name": name, "method": attrs.get("method"), "fitted_on": attrs.get("fitted_on", []),
                           "mean_projection_error": jsonable(report.get("mean_projection_error"))})
     landscapes = []
-    for name in _child_names(run, "landscapes"):
-        attrs = dict(run.group[f"landscapes/{name}"].attrs)
+    for name, attrs in _children_attrs(run, "landscapes"):
         landscapes.append({"name": name, "manifold": attrs.get("manifold"), "method": attrs.get("method"),
                            "resolution": attrs.get("resolution"), "losses": attrs.get("losses", []),
                            "units": latent_units(attrs.get("method"))})
-    probes = [{"name": name, "probe": probe_label(name, dict(run.group[f"probes/{name}"].attrs))}
-              for name in _child_names(run, "probes")]
+    probes = [{"name": name, "probe": probe_label(name, attrs)} for name, attrs in _children_attrs(run, "probes")]
     trajectories = [trajectory_row(run, n) for n in run.trajectory_names()]
     return {"id": store_id, "path": relative, "problem": run.problem, "model": model,
             "trajectories": trajectories, "manifolds": manifolds, "landscapes": landscapes, "probes": probes,
