@@ -310,6 +310,8 @@ def mistakes(folder: Path) -> list[Mistake]:
                                                         "tcp://127.0.0.1:9"]),
         Mistake("probe mli at an unreachable scheduler", ["probe", "mli", s, "--scheduler", "tcp://127.0.0.1:9"]),
         Mistake("probe mli --points 1 with --workers 2", ["probe", "mli", s, "--points", "1", "--workers", "2"]),
+        Mistake("probe mli --scales 1,-1 with --workers 2", ["probe", "mli", s, "--scales", "1,-1", "--steps", "2",
+                                                             "--workers", "2"]),
         Mistake("probe random-planes --workers -1", ["probe", "random-planes", s, "--workers", "-1"]),
         Mistake("probe random-planes no --scheduler-file", ["probe", "random-planes", s, "--scheduler-file",
                                                             str(folder / "scheduler.json")]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -324,12 +325,41 @@ def test_mli_and_random_planes_on_workers_equal_local(tmp_path, cluster):
                 assert np.isfinite(grid).all()
                 np.testing.assert_allclose(shared["losses"][loss], grid, rtol=1e-12, atol=0)
             assert shared["variance"] == alone["variance"]
+        from pinnviz.probes.mli import train_mli_ensembles
+
+        ensembles = {"losses": ["drm", "pinn"], "scales": [1, 2], "seeds": 2, "steps": 4, "log_every": 2}
+        here, there = tmp_path / "here.zarr", tmp_path / "there.zarr"
+        shutil.copytree(mc, here)
+        shutil.copytree(mc, there)
+        names = train_mli_ensembles(open_run(here, mode="r+"), **ensembles)
+        assert train_mli_ensembles(open_run(there, mode="r+"), client=client, **ensembles) == names
+        assert len(names) == 8
+        assert sorted(open_run(there).trajectory_names()) == sorted(open_run(here).trajectory_names())
+        assert not list(tmp_path.glob(".*mli-ensembles"))  # the scratch stores are gone
+        for traj in names:
+            alone, shared = open_run(here).trajectory(traj), open_run(there).trajectory(traj)
+            assert shared.status == "complete" and shared.attrs["init_scale"] == alone.attrs["init_scale"]
+            np.testing.assert_allclose(shared.params, alone.params, rtol=0, atol=1e-12)
+            for loss, values in alone.losses.items():
+                np.testing.assert_allclose(shared.losses[loss], values, rtol=1e-12, atol=0)
     address = cluster.scheduler_address
     cli = runner.invoke(app, ["probe", "mli", str(store), "--points", "9", "--scheduler", address])
     assert cli.exit_code == 0, cli.output
     assert "of 6 curves decrease monotonically" in cli.stdout
     arrays, _ = load_probe(open_run(store), "mli")
     np.testing.assert_allclose(arrays["curves"], mli(open_run(store), points=9, save=False)["curves"], rtol=1e-12)
+    cli = runner.invoke(app, ["probe", "mli", str(here), "--scales", "1,3", "--losses", "drm", "--seeds", "2",
+                              "--steps", "4", "--log-every", "2", "--points", "5", "--scheduler", address])
+    assert cli.exit_code == 0, cli.output  # x1 was trained above (reused), x3 is trained on a worker now
+    assert " of 4 curves decrease monotonically" in cli.stdout
+    arrays, attrs = load_probe(open_run(here), "mli")
+    assert attrs["trajectories"] == ["mli-drm-x1-seed0", "mli-drm-x1-seed1", "mli-drm-x3-seed0", "mli-drm-x3-seed1"]
+    alone = train_mli_ensembles(open_run(there, mode="r+"), **{**ensembles, "scales": [3], "losses": ["drm"]})
+    for traj in alone:
+        np.testing.assert_allclose(open_run(here).trajectory(traj).params, open_run(there).trajectory(traj).params,
+                                   rtol=0, atol=1e-12)
+    np.testing.assert_allclose(arrays["curves"], mli(open_run(there), attrs["trajectories"], points=5,
+                                                     save=False)["curves"], rtol=1e-12, atol=0)
     cli = runner.invoke(app, ["probe", "random-planes", str(store), "-t", "pinn-seed1", "--pairs", "3",
                               "--resolution", "9", "--extent", "0.5", "--seed", "4", "--stochastic", "20",
                               "--scheduler", address])

@@ -22,7 +22,7 @@ from pinnviz.probes import (
     random_planes,
     spectrum,
 )
-from pinnviz.probes.mli import check_mli, train_mli_ensembles
+from pinnviz.probes.mli import check_mli, plan_mli_ensembles, train_mli_ensembles
 from pinnviz.probes.random_planes import check_random_planes
 from pinnviz.store import open_run
 from pinnviz.store._names import check_name
@@ -107,23 +107,26 @@ def mli_command(
 ) -> None:
     """Monotonic linear interpolation (section 2.1): loss from initial to final parameters, per trajectory.
 
-    With --workers, --scheduler or --scheduler-file the curves are evaluated in shares on Dask workers
-    (ensembles given by --scales are trained here first).
+    With --workers, --scheduler or --scheduler-file each ensemble of --scales is trained by a Dask worker and
+    the curves are evaluated in shares there.
     """
     from pinnviz.cli.landscape import _maybe_dask
 
     run = _open(store, figure, force)
     names = split_names(trajectories)
     scale_list = _floats(scales, "scales")
+    ensembles = {"losses": split_names(losses) or [], "scales": scale_list, "seeds": seeds, "steps": steps,
+                 "lr": lr, "log_every": log_every}
     if scale_list:  # the ensembles' trajectories are checked after they are trained
         check_mli(run, [], points=points, empty=True)
+        plan_mli_ensembles(run, **ensembles)
     else:
         names = check_mli(run, names, points=points)  # before a cluster is started
     with _maybe_dask(workers, scheduler, scheduler_file) as client:
         if scale_list:
             with step_progress("training ensembles") as progress:
-                trained = train_mli_ensembles(run, losses=split_names(losses) or [], scales=scale_list, seeds=seeds,
-                                              steps=steps, lr=lr, log_every=log_every, progress=progress)
+                trained = train_mli_ensembles(run, progress=None if client is not None else progress, client=client,
+                                              **ensembles)
             names = names or trained
         result = mli(run, names, points=points, tolerance=tolerance, client=client)
     out.print(f"{result['n_monotonic']} of {result['n_curves']} curves decrease monotonically")

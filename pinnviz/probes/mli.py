@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,28 +23,76 @@ def ensemble_name(loss: str, scale: float) -> str:
 
 
 def train_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[float], seeds: int = 10,
-                        steps: int = 7500, lr: float = 1e-3, log_every: int = 250, progress=None) -> list[str]:
+                        steps: int = 7500, lr: float = 1e-3, log_every: int = 250, progress=None,
+                        client=None) -> list[str]:
     """Train `seeds` initialisations per (loss, scale) as one batch each, skipping ensembles already stored.
 
-    Returns the trajectory names of all ensembles (trained now or before).
+    Every ensemble is checked before any is trained; each is trained as `pinnviz train` would train it
+    alone (its own physics rebuilt from the store, so a Monte Carlo quadrature starts from its seed). With a
+    `distributed.Client` each missing ensemble is one task: the worker rebuilds the physics from the store
+    (opened read-only) and trains into its own scratch store beside it; the driver then renames the finished
+    trajectories into the store (`_train_on_workers`). Returns the trajectory names of all ensembles (trained
+    now or before).
     """
+    names, missing = plan_mli_ensembles(run, losses=losses, scales=scales, seeds=seeds, steps=steps, lr=lr,
+                                        log_every=log_every)
+    if client is None:
+        for base, config in missing:  # a fresh physics each: a Monte Carlo quadrature starts from its seed
+            train(run.path, run.physics(), config, name=base, progress=progress)
+    elif missing:
+        _train_on_workers(client, run, missing)
+    return names
+
+
+def plan_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[float], seeds: int = 10,
+                       steps: int = 7500, lr: float = 1e-3,
+                       log_every: int = 250) -> tuple[list[str], list[tuple[str, TrainConfig]]]:
+    """Every ensemble's settings checked, before any work: all trajectory names, and the (name prefix,
+    TrainConfig) of each ensemble not stored yet."""
     physics = run.physics()
     physics.check_names(losses)
-    names: list[str] = []
     have = set(run.trajectory_names())
-    ensembles = [(loss, scale, [f"{ensemble_name(loss, scale)}-seed{k}" for k in range(seeds)])
+    ensembles = [(ensemble_name(loss, scale), TrainConfig(loss=loss, steps=steps, lr=lr, seed=0, seeds=seeds,
+                                                          init_scale=float(scale), log_every=log_every))
                  for scale in scales for loss in losses]
-    for loss, scale, wanted in ensembles:  # every one checked before any is trained
+    missing = []
+    for base, config in ensembles:
+        wanted = [f"{base}-seed{k}" for k in range(seeds)]
         if any(n in have for n in wanted) and not all(n in have for n in wanted):
-            raise InvalidSettingError(f"ensemble {ensemble_name(loss, scale)} is partly stored; remove it or use "
-                                      "another store")
-    for loss, scale, wanted in ensembles:
+            raise InvalidSettingError(f"ensemble {base} is partly stored; remove it or use another store")
         if not all(n in have for n in wanted):
-            config = TrainConfig(loss=loss, steps=steps, lr=lr, seed=0, seeds=seeds, init_scale=float(scale),
-                                 log_every=log_every)
-            train(run.path, physics, config, name=ensemble_name(loss, scale), progress=progress)
-        names += wanted
-    return names
+            config.validate(physics)
+            missing.append((base, config))
+    return [f"{base}-seed{k}" for base, _ in ensembles for k in range(seeds)], missing
+
+
+def _ensemble_on_worker(store: str, scratch: str, base: str, config: TrainConfig) -> None:
+    """Train one ensemble on a Dask worker into its own scratch store, with the physics of `store`."""
+    from pinnviz.probes._dask import on_worker_threads
+    from pinnviz.store import open_run
+
+    on_worker_threads()
+    train(scratch, open_run(store, mode="r").physics(), config, name=base)
+
+
+def _train_on_workers(client, run: Run, missing: list[tuple[str, TrainConfig]]) -> None:
+    """Each ensemble trained by a worker into `.<store>.mli-ensembles/<base>.zarr` beside the store; once all
+    finished, the driver moves every trajectory group into the store by one rename each (the scratch folder is
+    removed in any case, so a failed ensemble leaves the store as it was)."""
+    store = Path(run.path).resolve()
+    scratch = store.parent / f".{store.name}.mli-ensembles"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        futures = [client.submit(_ensemble_on_worker, str(store), str(scratch / f"{base}.zarr"), base, config,
+                                 pure=False) for base, config in missing]
+        client.gather(futures)
+        run.group.require_group("trajectories")
+        for base, config in missing:
+            for k in range(config.seeds):
+                os.rename(scratch / f"{base}.zarr" / "trajectories" / f"{base}-seed{k}",
+                          store / "trajectories" / f"{base}-seed{k}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def interpolate(start: np.ndarray, end: np.ndarray, alpha: np.ndarray) -> np.ndarray:
