@@ -173,6 +173,24 @@ def test_landscape_json_binary_and_csv_equal_the_store(server, root):
     assert (z0, z1, value) == (stored["axis_0"][5], stored["axis_1"][3], grid[3, 5])
 
 
+def test_trajectory_rows_from_a_start_row(server, root):
+    """A page following a training run asks only for the rows it has not seen."""
+    rid = run_id(server)
+    group = zarr.open_group(str(root / "runs" / "run.zarr"), mode="r")["trajectories/pinn-adam-seed0"]
+    length = group.attrs["length"]
+    full = get_json(server, f"/api/runs/{rid}/trajectories/pinn-adam-seed0")
+    tail = get_json(server, f"/api/runs/{rid}/trajectories/pinn-adam-seed0?start=5")
+    assert full["start"] == 0 and tail["start"] == 5 and tail["rows"] == full["rows"] == length
+    np.testing.assert_array_equal(tail["steps"], group["step"][5:length])
+    np.testing.assert_array_equal(full["steps"][:5] + tail["steps"], full["steps"])
+    for loss, values in tail["losses"].items():
+        np.testing.assert_array_equal(values, group[f"loss/{loss}"][5:length])
+    past = get_json(server, f"/api/runs/{rid}/trajectories/pinn-adam-seed0?start={length + 3}")
+    assert past["start"] == length and past["steps"] == []
+    status, _, body = request(server, "GET", f"/api/runs/{rid}/trajectories/pinn-adam-seed0?start=-1", BEARER)
+    assert status == 422 and "start=-1 must be >= 0" in json.loads(body)["error"]
+
+
 def test_unknown_names_are_404_with_the_valid_ones(server):
     rid = run_id(server)
     status, _, body = request(server, "GET", f"/api/runs/{rid}/landscapes/umap", BEARER)

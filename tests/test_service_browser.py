@@ -353,6 +353,8 @@ def test_a_training_run_updates_live(browser_page, root):
         group = zarr.open_group(str(store), mode="r")["trajectories/live"]
         np.testing.assert_array_equal(steps, group["step"][:len(steps)])
         np.testing.assert_allclose(losses, group[f"loss/{objective}"][:len(losses)], rtol=1e-12)
+        fetched = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+        assert any(re.search(r"/trajectories/live\?start=[1-9]", url) for url in fetched)  # only the new rows
     finally:
         process.terminate()
         process.communicate(timeout=30)

@@ -182,8 +182,9 @@ def create_app(root: str | Path, *, token: str, host: str = "127.0.0.1", port: i
         return _json(stores.summary(stores.entry(store_id)))
 
     @api.get("/api/runs/{store_id}/trajectories/{name}")
-    def trajectory(store_id: str, name: str):
-        return _json(_read.trajectory_curves(stores.run(store_id), name))
+    def trajectory(store_id: str, name: str, start: int = 0):
+        """Steps, losses and weights of a trajectory from row `start` on, with its status and row count."""
+        return _json(_read.trajectory_curves(stores.run(store_id), name, start))
 
     @api.get("/api/runs/{store_id}/manifolds/{name}")
     def manifold(store_id: str, name: str):

@@ -118,14 +118,20 @@ def run_summary(run: Run, store_id: str, relative: str) -> dict:
             "training": any(t["status"] == "running" for t in trajectories)}
 
 
-def trajectory_curves(run: Run, name: str) -> dict:
-    """Every loss component (and balancing weight) of a trajectory against its steps."""
+def trajectory_curves(run: Run, name: str, start: int = 0) -> dict:
+    """Every loss component (and balancing weight) of a trajectory against its steps, from row `start` on
+    (a page following a training run fetches only the rows it has not seen; `start` says where they begin)."""
+    from pinnviz.errors import InvalidSettingError
+
+    if start < 0:
+        raise InvalidSettingError(f"start={start} must be >= 0 (a row of the trajectory)")
     group = run.trajectory_group(name)
-    attrs = dict(group.attrs)
-    n = int(attrs.get("length", 0))
-    losses = {k: np.asarray(a[:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
-    weights = {k: np.asarray(a[:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
-    return {**trajectory_row(run, name), "steps": jsonable(np.asarray(group["step"][:n])),
+    row = trajectory_row(run, name)
+    n = row["rows"]
+    start = min(start, n)
+    losses = {k: np.asarray(a[start:n]) for k, a in group["loss"].arrays()} if "loss" in group else {}
+    weights = {k: np.asarray(a[start:n]) for k, a in group["weights"].arrays()} if "weights" in group else {}
+    return {**row, "start": start, "steps": jsonable(np.asarray(group["step"][start:n])),
             "losses": jsonable(losses), "weights": jsonable(weights)}
 
 

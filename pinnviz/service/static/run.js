@@ -2,7 +2,7 @@
 // landscapes, probes and jobs. Curves of a trajectory still training are refreshed every 2 s.
 
 import { jobsPanel } from "./jobs.js";
-import { allPositive, api, badge, el, enc, fmt, logAxis, PLOT_CONFIG, setCrumbs, status } from "./util.js";
+import { allPositive, api, badge, el, enc, fmt, logAxis, PLOT_CONFIG, setCrumbs, status, trajectoryCurves } from "./util.js";
 
 function lossFigure(component, curvesList) {
   const series = curvesList.filter((c) => c.losses[component]);
@@ -60,7 +60,7 @@ export async function runPage(main, params, runId) {
   }
   const curves = new Map();
   async function drawCurves(names) {
-    for (const name of names) curves.set(name, await api(`/api/runs/${runId}/trajectories/${enc(name)}`));
+    for (const name of names) curves.set(name, await trajectoryCurves(runId, name, curves.get(name)));
     if (stopped || !main.isConnected) return;
     const list = run.trajectories.map((t) => curves.get(t.name)).filter(Boolean);
     const components = [...new Set(list.flatMap((c) => Object.keys(c.losses)))];

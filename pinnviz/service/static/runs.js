@@ -1,6 +1,6 @@
 // Runs: every store under the served folder; refreshed every few seconds, so training runs update live.
 
-import { api, badge, el, enc, fmt, setCrumbs, sparkline, status } from "./util.js";
+import { api, badge, el, enc, fmt, setCrumbs, sparkline, status, trajectoryCurves } from "./util.js";
 
 function trajectoryRow(run, t, curves) {
   const finals = Object.entries(t.final_losses || {}).map(([k, v]) => `${k} ${fmt(v, 4)}`).join(", ");
@@ -48,7 +48,8 @@ export async function runsPage(main) {
     try {
       const runs = await api("/api/runs");
       for (const run of runs) for (const t of run.trajectories || []) {
-        if (t.status === "running") curves[`${run.id}/${t.name}`] = await api(`/api/runs/${run.id}/trajectories/${enc(t.name)}`);
+        const key = `${run.id}/${t.name}`;
+        if (t.status === "running" || (curves[key] && curves[key].steps.length !== t.rows)) curves[key] = await trajectoryCurves(run.id, t.name, curves[key]);
       }
       if (stopped || !main.isConnected) return;
       list.replaceChildren(...(runs.length ? runs.map((r) => runCard(r, curves))

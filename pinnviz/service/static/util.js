@@ -20,6 +20,18 @@ export async function grid(path) {
   return { values: new Float64Array(await response.arrayBuffer()), rows, cols };
 }
 
+// A trajectory's curves, fetching only the rows after those of `known` (its earlier answer) while it is the
+// same trajectory (same creation time, not shorter); otherwise all of them.
+export async function trajectoryCurves(runId, name, known) {
+  const path = `/api/runs/${runId}/trajectories/${encodeURIComponent(name)}`;
+  const have = known ? known.steps.length : 0;
+  const fresh = await api(`${path}?start=${have}`);
+  if (!known || fresh.start !== have || fresh.created !== known.created) return fresh.start === 0 ? fresh : api(path);
+  const join = (old, add) => Object.fromEntries(Object.keys(add).map((k) => [k, (old[k] || []).concat(add[k])]));
+  return { ...fresh, start: 0, steps: known.steps.concat(fresh.steps), losses: join(known.losses, fresh.losses),
+           weights: join(known.weights, fresh.weights) };
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
