@@ -6,13 +6,14 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pinnviz.cli._common import err, friendly_errors, out, split_names, step_progress
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
-from pinnviz.errors import InvalidSettingError
+from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.landscape import compute_landscape
 from pinnviz.store import open_run
 from pinnviz.workflows import compare_methods, run_demo
@@ -61,15 +62,45 @@ def _maybe_dask(workers: int | None, scheduler: str | None, scheduler_file: Path
     return dask_client(workers, scheduler, scheduler_file)
 
 
+def _manifold_unless_dims(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """--manifold stays required (at parse time, as before) unless --dims asks for a direction landscape.
+
+    Click processes the options given on the command line first, so --dims is known here whenever it
+    was given; when neither was, --manifold (declared before --dims) is processed first and is missing.
+    """
+    if value is None and ctx.params.get("dims") is None and not ctx.resilient_parsing:
+        raise typer.core._click.exceptions.MissingParameter(ctx=ctx, param=param)
+    return value
+
+
+DIMS_PANEL = "d-dimensional landscapes (--dims)"
+DIMS_ONLY = ("directions", "trajectory", "at", "span", "method", "seed")
+MANIFOLD_ONLY = ("margin", "workers", "scheduler", "scheduler_file")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)  # typer's own click may have its own ParameterSource enum
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 @friendly_errors
 def landscape_command(
+    ctx: typer.Context,
     store: Annotated[Path, typer.Argument(help="A pinnviz store with a fitted manifold.")],
-    manifold: Annotated[str, typer.Option("--manifold", "-m", help="Name of the fitted manifold.")],
-    resolution: Annotated[int, typer.Option(help="Grid points per latent axis.")] = 100,
-    loss: Annotated[str | None, typer.Option(help="Losses to evaluate, comma-separated (default all).")] = None,
+    manifold: Annotated[str | None, typer.Option("--manifold", "-m", help="Name of the fitted manifold.",
+                                                 callback=_manifold_unless_dims)] = None,
+    resolution: Annotated[int, typer.Option(help="Grid points per latent axis (with --dims: per axis, default "
+                                            "101, 51, 21, 11 for 1-4 dimensions).")] = 100,
+    loss: Annotated[str | None, typer.Option(help="Losses to evaluate, comma-separated (default all; with --dims "
+                                             "the trajectory's objective).")] = None,
     margin: Annotated[float | None, typer.Option(help="Widen the extent by this fraction per side "
                                                     "(default 0.1; 0 for the autoencoder's box).")] = None,
-    name: Annotated[str | None, typer.Option(help="Stored landscape name (default: the manifold's).")] = None,
+    name: Annotated[str | None, typer.Option(help="Stored landscape name (default: the manifold's; with --dims "
+                                             "probes/DIRECTIONS-landscape-TRAJ-Dd).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
     chunk: Annotated[int | None, typer.Option(help="Parameter vectors per batch (default: by the "
@@ -77,12 +108,39 @@ def landscape_command(
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     scheduler_file: SchedulerFileOption = None,
+    dims: Annotated[int | None, typer.Option(help="A d-dimensional grid (1-4) around a trajectory's vector "
+                                             "instead of a manifold's latent plane.", rich_help_panel=DIMS_PANEL)
+                    ] = None,
+    directions: Annotated[str, typer.Option(help="hessian (top-d Hessian eigenvectors), random (filter-normalised, "
+                                            "Li et al. 2018) or pca (top-d principal components of the "
+                                            "trajectory).", rich_help_panel=DIMS_PANEL)] = "hessian",
+    trajectory: Annotated[str | None, typer.Option("--trajectory", "-t", help="The trajectory whose vector is "
+                                                   "the centre.", rich_help_panel=DIMS_PANEL)] = None,
+    at: Annotated[int | None, typer.Option(help="The stored step at the centre (default: the last row).",
+                                           rich_help_panel=DIMS_PANEL)] = None,
+    span: Annotated[float | None, typer.Option(help="Axes run over [-span, span] (default: 5% of the centre's "
+                                               "norm for hessian and pca, 0.05 for random).",
+                                               rich_help_panel=DIMS_PANEL)] = None,
+    method: Annotated[str, typer.Option(help="Hessian: auto (exact up to 2,000 parameters), exact or lanczos.",
+                                        rich_help_panel=DIMS_PANEL)] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the random directions.", rich_help_panel=DIMS_PANEL)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace a stored landscape of that name.")] = False,
 ) -> None:
     """Decode a latent grid of a fitted manifold, evaluate the losses there, store it with diagnostics.
 
     With --workers, --scheduler or --scheduler-file the grid is evaluated in blocks on Dask workers.
+    With --dims D (and --directions, --trajectory) it is a D-dimensional grid around the trajectory's vector
+    along Hessian, random or PCA directions, stored in probes/NAME for `pinnviz probe topology`.
     """
+    if dims is not None:
+        _dims_landscape(ctx, store, dims=dims, directions=directions, trajectory=trajectory, at=at, span=span,
+                        resolution=resolution if _given(ctx, "resolution") else None, loss=loss, method=method,
+                        seed=seed, dtype=dtype, device=device, chunk=chunk, name=name, force=force)
+        return
+    given = [_option(n) for n in DIMS_ONLY if _given(ctx, n)]
+    if given:
+        raise InvalidSettingError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for a d-dimensional "
+                                  "landscape (--dims); a manifold's landscape takes --manifold")
     run = open_run(store, mode="r+", overwrite=force)
     with _maybe_dask(workers, scheduler, scheduler_file) as client, stage_progress() as progress:
         data = compute_landscape(run, manifold, resolution=resolution, losses=split_names(loss), margin=margin,
@@ -96,6 +154,53 @@ def landscape_command(
     if data.attrs.get("notes"):
         out.print(f"note: {data.attrs['notes']}")
     out.print(f"stored in {store}/landscapes/{data.name}; draw it with: pinnviz render {store} --landscape {data.name}")
+
+
+def _dims_landscape(ctx: typer.Context, store: Path, *, dims: int, directions: str, trajectory: str | None,
+                    at: int | None, span: float | None, resolution: int | None, loss: str | None, method: str,
+                    seed: int, dtype: str, device: str, chunk: int | None, name: str | None, force: bool) -> None:
+    """`landscape --dims`: every option checked before the store is opened for writing, then the grid."""
+    from pinnviz.probes.direction_landscape import check_dims_options, direction_landscape
+    from pinnviz.probes.hessian_landscape import METHODS
+
+    clash = [_option(n) for n in ("manifold", *MANIFOLD_ONLY) if _given(ctx, n)]
+    if clash:
+        verb, them = ("is an option", "it") if len(clash) == 1 else ("are options", "them")
+        raise InvalidSettingError(f"--dims makes a landscape around a trajectory's vector; {', '.join(clash)} "
+                                  f"{verb} of a manifold's landscape: leave {them} out")
+    check_dims_options(dims, directions, resolution, span)
+    if method not in METHODS:
+        raise unknown_name("Hessian method (--method)", method, METHODS)
+    if device != "cpu":
+        raise InvalidSettingError(f"--dims landscapes are evaluated on the CPU; leave out --device {device}")
+    if chunk is not None and chunk < 1:
+        raise InvalidSettingError(f"chunk={chunk} must be an integer >= 1 (parameter vectors per batch)")
+    if trajectory is None:
+        raise InvalidSettingError("--dims needs --trajectory: the trajectory whose vector is the centre")
+    losses = split_names(loss)
+    if losses is not None and len(set(losses)) != len(losses):
+        raise InvalidSettingError(f"--loss {loss} names a loss twice")
+    if losses is not None and not losses:
+        raise InvalidSettingError("the loss selection is empty; name at least one loss, e.g. --loss pinn")
+    run = open_run(store, mode="r+", overwrite=force)
+    with stage_progress() as progress:
+        result = direction_landscape(run, trajectory, dims=dims, directions=directions, step=at, resolution=resolution,
+                                     span=span, losses=losses, method=method, seed=seed, dtype=dtype, chunk=chunk,
+                                     name=name, progress=lambda done, total: progress("evaluate", done, total))
+    attrs = result["attrs"]
+    detail = {"hessian": lambda: "eigenvalues " + ", ".join(f"{v:.4g}" for v in attrs["eigenvalues"])
+              + f" ({attrs['method']})",
+              "random": lambda: f"seed {attrs['seed']}, filter-normalised",
+              "pca": lambda: "explained variance " + ", ".join(f"{v:.3g}" for v in attrs["explained_variance_ratio"])}
+    out.print(f"{attrs['trajectory']} step {attrs['step']}: {dims} {directions} directions, "
+              f"{detail[directions]()}; {attrs['points']:,} points, span {attrs['span']:.3g}, "
+              f"{attrs['evaluate_seconds']:.2f} s")
+    for grid_loss in attrs["losses"]:
+        grid = result[f"loss/{grid_loss}"]
+        centre = grid[tuple(s // 2 for s in grid.shape)]
+        out.print(f"{grid_loss}: {np.nanmin(grid):.4g} .. {np.nanmax(grid):.4g} (centre {centre:.4g})")
+    out.print(f"stored in {store}/probes/{attrs['name']}; its merge tree: pinnviz probe topology {store} "
+              f"--landscape {attrs['name']}")
 
 
 @friendly_errors

@@ -11,6 +11,50 @@ from pinnviz.manifolds._plane import PlaneManifold
 NORMALISATIONS = ("filter", "layer", "none")
 
 
+def normalisation_pieces(layout: list[dict] | None, n_params: int, normalise: str = "filter") -> list[np.ndarray]:
+    """Index arrays of the pieces of a parameter vector normalised together (see `RandomPlaneManifold`).
+
+    "filter": each row (one neuron's incoming weights) of every weight matrix and each bias vector whole;
+    "layer": each tensor whole; "none" (or no layout): the whole vector.
+    """
+    if not layout or normalise == "none":
+        return [np.arange(n_params)]
+    pieces = []
+    for entry in layout:
+        shape, offset = tuple(entry["shape"]), int(entry["offset"])
+        size = int(np.prod(shape))
+        idx = np.arange(offset, offset + size)
+        if normalise == "filter" and len(shape) >= 2:
+            pieces.extend(idx.reshape(shape[0], -1))
+        else:
+            pieces.append(idx)
+    covered = np.concatenate(pieces)
+    if covered.size != n_params or np.unique(covered).size != n_params:
+        raise InvalidSettingError(f"layout covers {np.unique(covered).size} of {n_params} parameters; "
+                                  "it does not belong to these trajectories")
+    return pieces
+
+
+def random_directions(center: np.ndarray, layout: list[dict] | None, seed: int, count: int,
+                      normalise: str = "filter") -> np.ndarray:
+    """`count` seeded Gaussian directions (count, P), each rescaled piece by piece to the norms of `center`.
+
+    Li et al. (2018): with "filter", every neuron's (row's) and bias vector's norm in each direction
+    equals its norm in `center`; pieces that are zero at the center stay zero. The first two rows are the
+    directions of `RandomPlaneManifold(seed=seed)` through the same center.
+    """
+    if normalise not in NORMALISATIONS:
+        raise InvalidSettingError(f"normalise={normalise!r} must be one of {', '.join(NORMALISATIONS)}")
+    center = np.asarray(center, dtype=np.float64)
+    directions = np.random.default_rng(seed).standard_normal((int(count), center.shape[0]))
+    if normalise != "none":
+        for idx in normalisation_pieces(layout, center.shape[0], normalise):
+            target = np.linalg.norm(center[idx])
+            norms = np.linalg.norm(directions[:, idx], axis=1, keepdims=True)
+            directions[:, idx] *= np.divide(target, norms, out=np.zeros_like(norms), where=norms > 0)
+    return directions
+
+
 class RandomPlaneManifold(PlaneManifold):
     """theta(z) = center + z0 d0 + z1 d1 with two Gaussian directions d0, d1 (Li et al. 2018).
 
@@ -45,22 +89,7 @@ class RandomPlaneManifold(PlaneManifold):
 
     def _pieces(self, n_params: int) -> list[np.ndarray]:
         """Index arrays of the pieces normalised together."""
-        if not self.layout or self.normalise == "none":
-            return [np.arange(n_params)]
-        pieces = []
-        for entry in self.layout:
-            shape, offset = tuple(entry["shape"]), int(entry["offset"])
-            size = int(np.prod(shape))
-            idx = np.arange(offset, offset + size)
-            if self.normalise == "filter" and len(shape) >= 2:
-                pieces.extend(idx.reshape(shape[0], -1))
-            else:
-                pieces.append(idx)
-        covered = np.concatenate(pieces)
-        if covered.size != n_params or np.unique(covered).size != n_params:
-            raise InvalidSettingError(f"layout covers {np.unique(covered).size} of {n_params} parameters; "
-                                      "it does not belong to these trajectories")
-        return pieces
+        return normalisation_pieces(self.layout, n_params, self.normalise)
 
     def fit(self, X, *, segments=None) -> RandomPlaneManifold:
         X, _ = check_fit_input(X, segments)
@@ -68,14 +97,7 @@ class RandomPlaneManifold(PlaneManifold):
             raise InvalidSettingError(f"normalise={self.normalise!r} must be one of {', '.join(NORMALISATIONS)}")
         center = X[-1].copy() if self.center is None else as_points(np.asarray(self.center)[None],
                                                                      n_params=X.shape[1], what="center")[0]
-        rng = np.random.default_rng(self.seed)
-        directions = rng.standard_normal((2, X.shape[1]))
-        if self.normalise != "none":
-            for idx in self._pieces(X.shape[1]):
-                target = np.linalg.norm(center[idx])
-                for d in directions:
-                    norm = np.linalg.norm(d[idx])
-                    d[idx] *= target / norm if norm > 0 else 0.0
+        directions = random_directions(center, self.layout, self.seed, 2, self.normalise)
         if np.linalg.matrix_rank(directions) < 2:
             raise InvalidSettingError("the random directions are degenerate (the center is almost all zeros); "
                                       "choose another point or normalise='none'")

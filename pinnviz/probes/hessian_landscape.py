@@ -6,13 +6,12 @@ objective's parameter Hessian at the point: from the exact Hessian (`fast_hessia
 torch.func) for small networks, or by Lanczos (ARPACK's implicitly restarted Lanczos in
 `scipy.sparse.linalg.eigsh`) on Hessian-vector products for large ones. The grid
 center + sum_k a_k v_k, a_k in [-span, span], is evaluated with the batched losses, a block of grid
-points at a time. Stored in `probes/<name>/`: axis_0..axis_{d-1}, loss/<l> of shape (R,) * d with
-loss[i_0, ..., i_{d-1}] at center + sum_k axis_k[i_k] v_k, the directions, eigenvalues and center.
+points at a time (`grid_losses`, shared by every kind of direction). The landscape itself, and its
+random and PCA directions, are `direction_landscape.py`'s; `hessian_landscape` is its Hessian case.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -20,16 +19,12 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from pinnviz.errors import InvalidSettingError, unknown_name
-from pinnviz.probes._fast_hessian import fast_spectrum, objective_of
-from pinnviz.probes._store import save_probe
+from pinnviz.probes._fast_hessian import fast_spectrum
 from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run
 
-KIND = "hessian-landscape"
 METHODS = ("auto", "exact", "lanczos")
 EXACT_MAX_PARAMS = 2000  # "auto" builds the full P x P Hessian up to this many parameters
-DEFAULT_RESOLUTION = {1: 101, 2: 51, 3: 21, 4: 11}
-MAX_POINTS = 2_000_000
 
 
 def hessian_vector_product(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch: dict | None = None):
@@ -121,74 +116,13 @@ def hessian_landscape(run: Run, trajectory: str | None = None, *, dims: int = 3,
                       progress: Callable[[int, int], None] | None = None) -> dict:
     """A d-dimensional landscape along the top-d Hessian eigenvectors at row `row` of `trajectory`.
 
-    Parameters
-    ----------
-    dims : 1..4, the number of directions (largest Hessian eigenvalues first)
-    row : the trajectory row (negative: from the end) whose vector is the centre
-    resolution : grid points per axis (default 101, 51, 21, 11 for 1..4 dimensions)
-    span : the grid reaches +-span along each unit eigenvector (default 5% of ||centre||)
-    loss : the loss whose Hessian gives the directions (default the trajectory's objective)
-    losses : losses evaluated on the grid (default that loss)
-    method : "auto", "exact" or "lanczos" (see `top_hessian_directions`)
-
-    Returns
-    -------
-    dict with the arrays stored in `probes/<name>` ("axis_k", "loss/<l>", "directions", "eigenvalues",
-    "center") and "attrs", the settings.
+    `direction_landscape(..., directions="hessian")` (see there): dims 1..4, row the centre (negative:
+    from the end), resolution per axis (default 101, 51, 21, 11), span (default 5% of ||centre||), loss
+    whose Hessian gives the directions, losses on the grid, method "auto", "exact" or "lanczos".
+    Stored in probes/NAME (default hessian-landscape-TRAJ-Dd).
     """
-    dims, row = int(dims), int(row)
-    if not 1 <= dims <= 4:
-        raise InvalidSettingError(f"dims={dims} must be 1, 2, 3 or 4")
-    if method not in METHODS:
-        raise unknown_name("Hessian method", method, METHODS)
-    resolution = DEFAULT_RESOLUTION[dims] if resolution is None else int(resolution)
-    if resolution < 2:
-        raise InvalidSettingError(f"resolution={resolution} must be >= 2")
-    if resolution**dims > MAX_POINTS:
-        raise InvalidSettingError(f"resolution={resolution} in {dims} dimensions is {resolution**dims:,} points; "
-                                  f"at most {MAX_POINTS:,}")
-    if span is not None and not (np.isfinite(span) and span > 0):
-        raise InvalidSettingError(f"span={span} must be a positive number")
-    names = run.trajectory_names()
-    if trajectory is None:
-        if not names:
-            raise InvalidSettingError(f"{run.path} has no trajectory; train one first")
-        trajectory = names[0]
-    traj = run.trajectory(trajectory)
-    n_rows = traj.params.shape[0]
-    if not -n_rows <= row < n_rows:
-        raise InvalidSettingError(f"row={row} is outside trajectory {trajectory!r} ({n_rows} rows)")
-    physics = run.physics()
-    loss = objective_of(run, physics, trajectory, loss)
-    grid_names = physics.check_names(list(losses) if losses else [loss])
-    if dims >= physics.net.layout.size:
-        raise InvalidSettingError(f"dims={dims} needs more than {physics.net.layout.size} parameters")
-    if save and not run.writable:
-        raise InvalidSettingError(f"{run.path} is open read-only; open it with mode='r+' to store the landscape")
-    center = np.asarray(traj.params[row], dtype=np.float64)
-    if not np.isfinite(center).all():
-        raise InvalidSettingError(f"row {row} of {trajectory!r} holds non-finite parameters")
-    span = float(0.05 * np.linalg.norm(center)) if span is None else float(span)
-    if not span > 0:
-        raise InvalidSettingError("the centre vector is zero; give --span")
+    from pinnviz.probes.direction_landscape import direction_landscape
 
-    started = time.perf_counter()
-    eigenvalues, directions, used = top_hessian_directions(physics, torch.as_tensor(center), loss, dims,
-                                                           method=method)
-    hessian_seconds = time.perf_counter() - started
-    axes = [np.linspace(-span, span, resolution) for _ in range(dims)]
-    started = time.perf_counter()
-    grids = grid_losses(physics, center, directions, axes, grid_names, chunk=chunk, progress=progress)
-    evaluate_seconds = time.perf_counter() - started
-    name = name or f"{KIND}-{trajectory}-{dims}d"
-    arrays = {f"axis_{k}": a for k, a in enumerate(axes)}
-    arrays.update({f"loss/{n}": g for n, g in grids.items()})
-    arrays.update({"directions": directions, "eigenvalues": eigenvalues, "center": center})
-    attrs = {"kind": KIND, "trajectory": trajectory, "row": row, "step": int(traj.steps[row]), "loss": loss,
-             "losses": grid_names, "dims": dims, "resolution": resolution, "span": span, "method": used,
-             "eigenvalues": [float(v) for v in eigenvalues], "points": int(resolution**dims),
-             "hessian_seconds": hessian_seconds, "evaluate_seconds": evaluate_seconds,
-             "layout": "loss[i_0, ..., i_{d-1}] at center + sum_k axis_k[i_k] * directions[k]"}
-    if save:
-        save_probe(run, name, arrays, attrs)
-    return {**arrays, "attrs": {**attrs, "name": name}}
+    return direction_landscape(run, trajectory, dims=dims, directions="hessian", row=row, resolution=resolution,
+                               span=span, loss=loss, losses=losses, method=method, chunk=chunk, name=name,
+                               save=save, progress=progress)
