@@ -197,8 +197,8 @@ def _dims_landscape(ctx: typer.Context, store: Path, *, dims: int, directions: s
               f"{attrs['evaluate_seconds']:.2f} s")
     for grid_loss in attrs["losses"]:
         grid = result[f"loss/{grid_loss}"]
-        centre = grid[tuple(s // 2 for s in grid.shape)]
-        out.print(f"{grid_loss}: {np.nanmin(grid):.4g} .. {np.nanmax(grid):.4g} (centre {centre:.4g})")
+        centre = f" (centre {grid[tuple(s // 2 for s in grid.shape)]:.4g})" if attrs["resolution"] % 2 else ""
+        out.print(f"{grid_loss}: {np.nanmin(grid):.4g} .. {np.nanmax(grid):.4g}{centre}")
     out.print(f"stored in {store}/probes/{attrs['name']}; its merge tree: pinnviz probe topology {store} "
               f"--landscape {attrs['name']}")
 

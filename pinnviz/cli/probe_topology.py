@@ -1,5 +1,6 @@
-"""`pinnviz probe hessian-landscape` (1-4-D landscapes along Hessian eigenvectors) and `pinnviz probe topology`
-(merge tree, persistence, topological landscape profile of a stored landscape)."""
+"""`pinnviz probe hessian-landscape` (1-4-D landscapes along Hessian eigenvectors at a row: the Hessian case of
+`pinnviz landscape --dims`) and `pinnviz probe topology` (merge tree, persistence, topological landscape profile
+of a stored landscape)."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def hessian_landscape_command(
 @friendly_errors
 def topology_command(
     store: StorePath,
-    landscape: Annotated[str, typer.Option(help="A landscape: landscapes/NAME (2-D) or a Hessian landscape in "
-                                           "probes/NAME.")],
+    landscape: Annotated[str, typer.Option(help="A landscape: landscapes/NAME (2-D) or a d-dim landscape "
+                                           "(landscape --dims) in probes/NAME.")],
     loss: Annotated[str | None, typer.Option(help="Which loss of the landscape (default: the objective).")] = None,
     min_persistence: Annotated[float, typer.Option(help="Drop minima of persistence (loss) below this.")] = 0.0,
     connectivity: Annotated[str, typer.Option(help="face (2d neighbours) or full (3^d - 1).")] = "face",
