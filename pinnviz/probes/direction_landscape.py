@@ -28,10 +28,9 @@ import torch
 from pinnviz.errors import AlreadyExistsError, InvalidSettingError, unknown_name
 from pinnviz.landscape import landscape_names
 from pinnviz.probes._fast_hessian import objective_of
-from pinnviz.probes._store import save_probe
+from pinnviz.probes._store import check_probe_name, save_probe
 from pinnviz.probes.hessian_landscape import METHODS, grid_losses, top_hessian_directions
 from pinnviz.store import Run
-from pinnviz.store._names import check_name
 
 KIND = "direction-landscape"
 LEGACY_KINDS = ("hessian-landscape",)  # stored by `probe hessian-landscape` before the other directions
@@ -151,11 +150,10 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
         raise InvalidSettingError(f"dims={dims} needs more than {physics.net.layout.size} parameters")
     if save:
         stored_as = name or default_name(directions, trajectory, dims)
-        check_name("probe", stored_as)
+        check_probe_name(run, stored_as)
         if stored_as in landscape_names(run.group):  # `probe topology --landscape NAME` must name one landscape
             raise AlreadyExistsError(f"{stored_as!r} names the 2-D landscape landscapes/{stored_as}; choose "
                                      "another --name")
-        run.check_overwrite("probe", stored_as)
         if not run.writable:
             raise InvalidSettingError(f"{run.path} is open read-only; open it with mode='r+' to store the landscape")
     center = np.asarray(traj.params[row], dtype=np.float64)
