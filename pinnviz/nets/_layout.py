@@ -52,6 +52,12 @@ class ParamLayout:
         flat = theta[:, entry.offset : entry.offset + entry.size]
         return flat.reshape(theta.shape[0], *entry.shape)
 
+    def split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every tensor of each vector in `theta` (n_vectors, n_params), as `view` gives them, from one split:
+        under autograd that is one backward node instead of one full-size zero-filled gradient per tensor."""
+        parts = torch.split(theta, [e.size for e in self.entries], dim=1)
+        return {e.name: part.reshape(theta.shape[0], *e.shape) for e, part in zip(self.entries, parts, strict=True)}
+
     def to_list(self) -> list[dict]:
         return [e.to_dict() for e in self.entries]
 

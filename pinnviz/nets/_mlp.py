@@ -89,6 +89,7 @@ class MLP:
         if self.output_bias:
             shapes.append(("output.bias", (self.outputs,)))
         self.layout = ParamLayout(shapes)
+        self._hidden_layout = ParamLayout(shapes[: -2 if self.output_bias else -1])  # a leading part of theta
 
     # ------------------------------------------------------------------ description
     def settings(self) -> dict:
@@ -164,9 +165,10 @@ class MLP:
         trainable = torch.is_grad_enabled() and theta.requires_grad and not functional
         if order == 1 and d >= 2 and self.outputs == 1 and trainable:
             return self._first_order_by_reverse_mode(theta, x, distance)
+        params = self.layout.split(theta)
         h = self._hidden(theta, x, order, functional)  # (G, width, C, N)
         C = h.shape[2]
-        Wo = self.layout.view(theta, "output.weight")  # (G, outputs, width)
+        Wo = params["output.weight"]  # (G, outputs, width)
         # (G, outputs, width) @ (G, width, C*N) -> (G, outputs, C, N)
         out = torch.bmm(Wo, h.reshape(G, self.width, C * N)).reshape(G, self.outputs, C, N)
         if self.bc == "hard":
@@ -175,7 +177,7 @@ class MLP:
             out = _times_distance(out, distance(x), d, order)
         value = out[:, :, 0].transpose(1, 2)  # (G, N, outputs)
         if self.output_bias:
-            value = value + self.layout.view(theta, "output.bias")[:, None, :]
+            value = value + params["output.bias"][:, None, :]
         grad = out[:, :, 1 : 1 + d].permute(0, 3, 1, 2) if order >= 1 else None  # (G, N, outputs, d)
         hess = None
         if order >= 2:
@@ -193,9 +195,11 @@ class MLP:
         """Stacked channels h (G, width, C, N) of the last hidden layer."""
         G, N, d = theta.shape[0], x.shape[0], self.inputs
         in_place = not (functional or (torch.is_grad_enabled() and theta.requires_grad))
-        # Pre-activations are carried doubled (2z, 2J, 2H): see _activation.
-        W2 = 2.0 * self.layout.view(theta, "hidden.0.weight")  # (G, width, d)
-        b2 = 2.0 * self.layout.view(theta, "hidden.0.bias")  # (G, width)
+        # Pre-activations are carried doubled (2z, 2J, 2H): see _activation. The hidden layers' tensors are
+        # doubled together, in one operation on the leading part of theta.
+        doubled = self._hidden_layout.split(2.0 * theta[:, : self._hidden_layout.size])
+        W2 = doubled["hidden.0.weight"]  # (G, width, d)
+        b2 = doubled["hidden.0.bias"]  # (G, width)
         if d == 1:  # an outer product: (G, width, 1) * (1, N) + b -> (G, width, N)
             z2 = torch.addcmul(b2[:, :, None], W2, x.T)
         else:  # (G, width, d) @ (G, d, N) + b -> (G, width, N)
@@ -203,8 +207,8 @@ class MLP:
         h = _stacked_first_layer(z2, W2, order, self.activation, in_place)  # (G, width, C, N)
         C = h.shape[2]
         for k in range(1, self.depth):
-            W2 = 2.0 * self.layout.view(theta, f"hidden.{k}.weight")  # (G, width, width)
-            b2 = 2.0 * self.layout.view(theta, f"hidden.{k}.bias")
+            W2 = doubled[f"hidden.{k}.weight"]  # (G, width, width)
+            b2 = doubled[f"hidden.{k}.bias"]
             # (G, width, width) @ (G, width, C*N) -> (G, width, C, N); bias only on the value channel
             z2 = torch.bmm(W2, h.reshape(G, self.width, C * N)).reshape(G, self.width, C, N)
             # unbind, not repeated indexing: under autograd each index would zero-fill a full-size
@@ -231,16 +235,17 @@ class MLP:
         # tanh z = 2 sigmoid(2z) - 1, with the affine part folded into the next layer's (tiny) weights:
         # W tanh(z) + b = 2W sigmoid(2z) + (b - W 1), so the big tensors see only sigmoid
         h, scale, shift = X, 1.0, 0.0  # the layer input is scale * h + shift
+        params = self.layout.split(theta)
         for k in range(self.depth):
-            W = self.layout.view(theta, f"hidden.{k}.weight")
-            b = self.layout.view(theta, f"hidden.{k}.bias")
+            W = params[f"hidden.{k}.weight"]
+            b = params[f"hidden.{k}.bias"]
             b2 = 2.0 * (b + shift * W.sum(dim=2)) if k else 2.0 * b
             z2 = torch.baddbmm(b2[:, :, None], (2.0 * scale) * W, h)  # (G, width, N): 2z
             if self.activation == "x+tanh":
                 h, scale, shift = 2.0 * torch.sigmoid(z2) - 1.0 + 0.5 * z2, 1.0, 0.0
             else:
                 h, scale, shift = torch.sigmoid(z2), 2.0, -1.0
-        Wo = self.layout.view(theta, "output.weight")  # (G, 1, width)
+        Wo = params["output.weight"]  # (G, 1, width)
         y = torch.baddbmm((shift * Wo.sum(dim=2))[:, :, None], scale * Wo, h)  # (G, 1, N)
         (dy,) = torch.autograd.grad(y.sum(), X, create_graph=True)  # (G, d, N)
         y, dy = y[:, 0], dy
@@ -249,7 +254,7 @@ class MLP:
             y, dy = D * y, D * dy + dD.T * y[:, None, :]
         value = y[:, :, None]  # (G, N, 1)
         if self.output_bias:
-            value = value + self.layout.view(theta, "output.bias")[:, None, :]
+            value = value + params["output.bias"][:, None, :]
         return Fields(value, dy.transpose(1, 2)[:, :, None, :], None)
 
 

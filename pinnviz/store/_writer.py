@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -53,19 +55,55 @@ def rows_per_block(n_params: int, itemsize: int = 8) -> int:
     return int(min(4096, max(chunk, rows // chunk * chunk)))
 
 
+class BackgroundFlusher:
+    """One thread that writes the flushed blocks of any number of writers, in the order they were flushed.
+
+    Training goes on while a block's remaining losses are evaluated and its arrays written (on a
+    machine with a spare core that work then costs the training almost nothing). Each writer keeps
+    at most one block in flight, so memory stays at two blocks a writer.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pinnviz-flush")
+
+    def submit(self, job) -> Future:
+        return self._pool.submit(job)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+@dataclass
+class _Block:
+    """Buffered rows of a writer; the first `n` are filled."""
+
+    steps: np.ndarray
+    params: np.ndarray
+    losses: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]
+    n: int = 0
+    given: frozenset = frozenset()
+
+
 class TrajectoryWriter:
     """Appends rows (step, params, losses) to `trajectories/<name>/` of a store.
 
     Rows are buffered and written as blocks, after `block` rows or `seconds` seconds, whichever
     comes first. Each flush writes every array, then the resume state into one of two slots, and
     only then the `length` attribute, so a process killed at any moment leaves a readable store whose
-    first `length` rows are complete and whose recorded slot matches its last row.
+    first `length` rows are complete and whose recorded slot matches its last row. With a `flusher`
+    (a `BackgroundFlusher`) the block is written on its thread; `wait` (called by the next flush,
+    `close` and `abort`) returns once it is, and raises what that write raised.
     """
 
-    def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 5.0) -> None:
+    def __init__(self, group: zarr.Group, *, block: int | None = None, seconds: float = 5.0,
+                 flusher: BackgroundFlusher | None = None) -> None:
         self.group = group
         # fills losses not given to `append`, for a whole block: (steps (n,), params (n, P), names) -> {name: (n,)}
         self.complete_losses = None
+        self.flusher = flusher
+        self._pending: Future | None = None
+        self._spare: _Block | None = None
         self.n_params = int(group["params"].shape[1])
         self.loss_names = [name for name, _ in group["loss"].arrays()]
         self.weight_names = [name for name, _ in group["weights"].arrays()] if "weights" in group else []
@@ -74,12 +112,7 @@ class TrajectoryWriter:
         self.store_dtype = np.dtype(group["params"].dtype)
         self.block = block or rows_per_block(self.n_params, self.store_dtype.itemsize)
         self.seconds = seconds
-        self._steps = np.empty(self.block, dtype=np.int64)
-        self._params = np.empty((self.block, self.n_params), dtype=self.store_dtype)
-        self._losses = {name: np.empty(self.block) for name in self.loss_names}
-        self._weights = {name: np.empty(self.block) for name in self.weight_names}
-        self._n = 0
-        self._given: set[str] = set()
+        self._rows = self._new_block()
         self._slot_groups: dict[int, zarr.Group] = {}  # opened once: each open reads metadata
         self._slot_arrays: dict[int, dict[str, zarr.Array]] = {}
         self._last_flush = time.monotonic()
@@ -128,38 +161,65 @@ class TrajectoryWriter:
             if array.shape[0] != self.length:
                 array.resize((self.length, *array.shape[1:]))
 
+    def _new_block(self) -> _Block:
+        return _Block(np.empty(self.block, dtype=np.int64),
+                      np.empty((self.block, self.n_params), dtype=self.store_dtype),
+                      {name: np.empty(self.block) for name in self.loss_names},
+                      {name: np.empty(self.block) for name in self.weight_names})
+
     def append(self, step: int, params: np.ndarray, losses: dict[str, float],
                weights: dict[str, float] | None = None) -> None:
-        i = self._n
-        self._steps[i] = step
-        self._params[i] = params
+        rows = self._rows
+        i = rows.n
+        rows.steps[i] = step
+        rows.params[i] = params
         for name in self.loss_names:
-            self._losses[name][i] = losses.get(name, np.nan)
+            rows.losses[name][i] = losses.get(name, np.nan)
         if i == 0:  # a trainer gives the same names for every row of a block
-            self._given = set(losses)
+            rows.given = frozenset(losses)
         for name in self.weight_names:
-            self._weights[name][i] = (weights or {})[name]
-        self._n += 1
+            rows.weights[name][i] = (weights or {})[name]
+        rows.n += 1
 
     def due(self) -> bool:
         """Whether the buffer is full or old enough to be written."""
-        return self._n >= self.block or (self._n > 0 and time.monotonic() - self._last_flush > self.seconds)
+        n = self._rows.n
+        return n >= self.block or (n > 0 and time.monotonic() - self._last_flush > self.seconds)
 
     def flush(self, resume_state: dict[str, np.ndarray] | None = None, resume_attrs: dict | None = None,
               extra_attrs: dict | None = None) -> None:
-        """Write buffered rows, then the resume state of the last row, then the new length."""
-        n = self._n
-        missing = [name for name in self.loss_names if n and name not in self._given]
+        """Write buffered rows, then the resume state of the last row, then the new length.
+
+        With a flusher this hands the rows over and returns; the arrays given must not change afterwards.
+        """
+        self.wait()
+        rows, self._rows = self._rows, self._spare or self._new_block()
+        self._spare = None
+        self._last_flush = time.monotonic()
+        if self.flusher is None:
+            self._write(rows, resume_state, resume_attrs, extra_attrs)
+        else:
+            self._pending = self.flusher.submit(lambda: self._write(rows, resume_state, resume_attrs, extra_attrs))
+
+    def wait(self) -> None:
+        """Return once the block in flight (if any) is written; raise what its write raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, rows: _Block, resume_state, resume_attrs, extra_attrs) -> None:
+        n = rows.n
+        missing = [name for name in self.loss_names if n and name not in rows.given]
         if n and missing and self.complete_losses is not None:
-            for name, values in self.complete_losses(self._steps[:n], self._params[:n], missing).items():
-                self._losses[name][:n] = values
+            for name, values in self.complete_losses(rows.steps[:n], rows.params[:n], missing).items():
+                rows.losses[name][:n] = values
         if n:
-            self._data["params"].append(self._params[:n], axis=0)
-            self._data["step"].append(self._steps[:n], axis=0)
+            self._data["params"].append(rows.params[:n], axis=0)
+            self._data["step"].append(rows.steps[:n], axis=0)
             for name in self.loss_names:
-                self._data[f"loss/{name}"].append(self._losses[name][:n], axis=0)
+                self._data[f"loss/{name}"].append(rows.losses[name][:n], axis=0)
             for name in self.weight_names:
-                self._data[f"weights/{name}"].append(self._weights[name][:n], axis=0)
+                self._data[f"weights/{name}"].append(rows.weights[name][:n], axis=0)
         attrs = dict(extra_attrs or {})
         attrs["length"] = self.length + n
         if resume_state is not None:
@@ -182,8 +242,8 @@ class TrajectoryWriter:
             attrs["resume_slot"] = self.slot
         self.group.update_attributes(attrs)
         self.length += n
-        self._n = 0
-        self._last_flush = time.monotonic()
+        rows.n, rows.given = 0, frozenset()
+        self._spare = rows
 
     def _slot_group(self, slot: int) -> zarr.Group:
         if slot not in self._slot_groups:
@@ -208,9 +268,15 @@ class TrajectoryWriter:
         self.group.update_attributes({"status": "running", "pid": os.getpid(), "host": socket.gethostname()})
 
     def abort(self, status: str, **attrs) -> None:
-        """Record a status without writing the buffered rows (their resume state is unknown)."""
-        self._n = 0
+        """Record a status without writing the buffered rows (their resume state is unknown); a block
+        already handed to the flusher is written first (it is complete)."""
+        self._rows.n = 0
+        try:
+            self.wait()
+        except Exception:  # noqa: BLE001 - the caller is already failing with its own error
+            pass
         self.group.update_attributes({"status": status, **attrs})
 
     def close(self, status: str, **attrs) -> None:
         self.flush(extra_attrs={"status": status, **attrs})
+        self.wait()

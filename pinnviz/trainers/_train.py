@@ -15,7 +15,7 @@ from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run, TrajectoryWriter, create_run, open_run
 from pinnviz.store._names import check_name
 from pinnviz.store._run import check_new_store
-from pinnviz.store._writer import STORE_DTYPES
+from pinnviz.store._writer import STORE_DTYPES, BackgroundFlusher
 from pinnviz.trainers._balance import BALANCERS, Balancer, make_balancer
 from pinnviz.trainers._optim import (
     OPTIMIZERS,
@@ -313,6 +313,9 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
             writer.complete_losses = complete
     else:  # a Monte Carlo quadrature is re-drawn every step: all components on this step's points
         step_names = list(names)
+    flusher = BackgroundFlusher()  # blocks are completed and written while training goes on
+    for writer in writers:
+        writer.flusher = flusher
     failed = None
     try:
         for step in range(start_step, config.steps + 1):
@@ -352,12 +355,14 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
             optimizer.zero_grad(set_to_none=True)
             _objective(losses, objective, weights, components).sum().backward()
             optimizer.step()
+        for writer in writers:
+            writer.close("failed" if failed else "complete", **({"failure": failed} if failed else {}))
     except BaseException as exc:
         for writer in writers:  # unflushed rows are dropped: the store stays resumable
             writer.abort("failed", failure=f"interrupted ({type(exc).__name__})")
         raise
-    for writer in writers:
-        writer.close("failed" if failed else "complete", **({"failure": failed} if failed else {}))
+    finally:
+        flusher.shutdown()
     if failed:
         raise NonFiniteError(f"training stopped: {failed}; the store keeps the rows up to it")
 
@@ -401,7 +406,7 @@ def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weigh
             if rng is not None:  # the sampler state before this row's quadrature was drawn
                 resume_state["rng"] = rng.numpy()
             if writer.store_dtype != np.float64:  # the stored row is rounded: resume from the exact vector
-                resume_state["theta"] = params[k]
+                resume_state["theta"] = params[k].copy()  # params may share theta's memory; written later
             writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
     if progress is not None:
         progress(step, total, values)
