@@ -102,7 +102,7 @@ def train_command(
     run = open_run(out_path)
     print_trajectory_table(run, names, title=f"{out_path}")
     for traj in names:
-        warning = divergence_warning(run.trajectory(traj))
+        warning = divergence_warning(run.trajectory(traj, params=False))  # losses only: vectors may be GBs
         if warning:
             err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     out.print(f"stored in {out_path.resolve()}")
