@@ -39,6 +39,12 @@ function figuresFor(detail) {
   return figures;
 }
 
+// a log axis for positive values spanning more than about a decade; a linear one otherwise
+function wideAxis(values) {
+  const finite = values.filter((v) => v !== null && Number.isFinite(v));
+  return allPositive([finite]) && Math.max(...finite) > 20 * Math.min(...finite) ? logAxis([finite]) : {};
+}
+
 function newPlot(box, fig, attrs = {}) {
   const div = el("div", { class: "plot", ...attrs });
   box.append(div);
@@ -74,7 +80,7 @@ function drawHessianLandscape(detail, box) {
     newPlot(box, { data: [{ x: axes[0], y: grid.values, mode: "lines", name: a.loss }],
                    layout: { title: { text: `${a.loss} along v1`, font: { size: 12 } }, height: 300,
                              margin: { l: 55, r: 10, t: 30, b: 40 }, xaxis: { title: { text: label(0) } },
-                             yaxis: allPositive([grid.values]) ? logAxis([grid.values]) : {} } }, { dataset: { hessian: "1" } });
+                             yaxis: wideAxis(grid.values) } }, { dataset: { hessian: "1" } });
     return;
   }
   const pick = axes.slice(2).map((x) => Math.floor(x.length / 2));
@@ -83,7 +89,8 @@ function drawHessianLandscape(detail, box) {
   const div = el("div", { class: "plot hessian-slice", style: "height: 480px" });
   holder.append(controls, div);
   box.append(holder);
-  const scale = makeScale([grid.values.flat(Infinity)], "log");
+  const flat = grid.values.flat(Infinity);
+  const scale = makeScale([flat], wideAxis(flat).type === "log" ? "log" : "linear");  // no ticks on a narrow log scale
   function redraw() {
     const z = hessianSlice(grid.values, pick, axes[0].length, axes[1].length);
     const others = pick.map((i, k) => `v${k + 3} = ${fmt(axes[k + 2][i], 3)}`).join(", ");
@@ -110,6 +117,8 @@ function drawHessianLandscape(detail, box) {
   redraw();
 }
 
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
 function drawTopology(detail, box) {
   const a = detail.attrs, m = a.metrics || {};
   const birth = detail.arrays.birth?.values || [], death = detail.arrays.death?.values || [];
@@ -119,7 +128,8 @@ function drawTopology(detail, box) {
   const log = allPositive([birth]) && top > 20 * m.loss_min;  // a log axis only over more than a decade or so
   const axis = log ? logAxis([birth, [top]]) : {};
   box.append(el("p", { class: "muted", style: "grid-column: 1 / -1; margin: 0" },
-    `${a.landscape} (${a.source}, ${a.loss}, ${a.dims}-D, ${a.connectivity}): ${m.minima} minima, ${m.saddles} saddles at persistence ≥ `
+    `${a.landscape} (${a.source}, ${a.loss}, ${a.dims}-D, ${a.connectivity}): ${count(m.minima, "minimum", "minima")}, `
+    + `${count(m.saddles, "saddle", "saddles")} at persistence ≥ `
     + `${fmt(a.min_persistence, 3)}; loss ${fmt(m.loss_min, 4)} … ${fmt(m.loss_max, 4)}; flat fraction ${fmt(m.flat_fraction, 3)}, `
     + `second persistence ${fmt(m.second_persistence, 3)} of the range`));
   newPlot(box, {
@@ -128,7 +138,7 @@ function drawTopology(detail, box) {
              hovertemplate: "born %{x:.4g}<br>dies %{y:.4g}<extra></extra>" },
            { x: forever, y: forever.map(() => top), mode: "markers", name: "never dies (a component's minimum)",
              marker: { size: 10, symbol: "triangle-up", color: "#d62728" }, hovertemplate: "born %{x:.4g}<br>never dies<extra></extra>" }],
-    layout: { title: { text: `persistence diagram: ${birth.length} pairs`, font: { size: 12 } }, height: 340,
+    layout: { title: { text: `persistence diagram: ${count(birth.length, "pair", "pairs")}`, font: { size: 12 } }, height: 340,
               margin: { l: 60, r: 10, t: 30, b: 40 }, xaxis: { ...axis, title: { text: "birth (loss at the minimum)" } },
               yaxis: { ...axis, title: { text: "death (loss at the merging saddle)" } },
               legend: { orientation: "h", x: 0, y: -0.25, font: { size: 11 } } },
