@@ -122,6 +122,9 @@ def test_cli_landscape_dims_stores_each_kind_and_probe_topology_reads_it(tmp_pat
                                  "--resolution", "5", "--name", "alias"])
     assert result.exit_code == 0, result.output
     assert load_probe(open_run(path), "alias")[1]["directions"] == "hessian"
+    # render points a d-D landscape to the command that draws it
+    result = runner.invoke(app, ["render", str(path), "--probe", "alias", "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "probe topology STORE --landscape alias" in result.stderr
     # without --dims the command is the manifold's landscape, --manifold required as before
     before = store_bytes(path)
     result = runner.invoke(app, ["landscape", str(path), "--resolution", "5"])

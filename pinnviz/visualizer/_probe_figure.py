@@ -69,5 +69,8 @@ def probe_figure(run: Run, names: Sequence[str], *, loss: str | None = None) -> 
     if kind == "trajectory-pca":
         planes = {p: load_landscape(run.group, p) for p in attrs.get("planes") or []}
         return _probes_b.trajectory_pca_figure(probe, planes or None)
+    if kind in ("direction-landscape", "hessian-landscape"):
+        raise InvalidSettingError(f"probe {names[0]!r} is a {attrs.get('dims', 'd')}-D landscape, drawn through its "
+                                  f"merge tree: `pinnviz probe topology STORE --landscape {names[0]} -o FIGURE`")
     raise InvalidSettingError(f"probe {names[0]!r} ({kind or 'unknown kind'}) has no figure drawn from the store "
                               f"alone; run `pinnviz probe {kind or 'KIND'} ... -o FIGURE` again")
