@@ -165,3 +165,16 @@ def test_direction_landscape_staleness_follows_its_trajectory(store):
     replaced = {**attrs, "trajectory_fingerprint": f"other.0.then:{rows}"}
     assert "replaced" in direction_landscape_staleness(run, {**replaced, "directions": "hessian"})
     assert "no longer in the store" in direction_landscape_staleness(run, {**attrs, "trajectory": "gone"})
+
+
+def test_rm_and_mv_follow_a_topology_probe_to_its_d_dimensional_landscape(tmp_path, store):
+    path = tmp_path / "run.zarr"
+    shutil.copytree(store, path)
+    for args in (["landscape", str(path), "--dims", "2", "--directions", "random", "--trajectory", TRAJ,
+                  "--resolution", "5", "--name", "plane"], ["probe", "topology", str(path), "--landscape", "plane"]):
+        assert runner.invoke(app, ["--threads", "1", *args]).exit_code == 0
+    before = store_bytes(path)
+    result = runner.invoke(app, ["rm", str(path), "probes/plane"])
+    assert result.exit_code == 2 and "probes/topology-plane" in result.stderr and store_bytes(path) == before
+    assert runner.invoke(app, ["mv", str(path), "probes/plane", "moved"]).exit_code == 0
+    assert load_probe(open_run(path), "topology-plane")[1]["landscape"] == "moved"

@@ -55,9 +55,12 @@ def direct_dependents(run: Run, kind: str, name: str) -> list[str]:
         found += [f"landscapes/{k}" for k in names_of(run, "landscapes")
                   if _attrs(run, "landscapes", k).get("manifold") == name]
     keys = {"trajectories": ("trajectory", "trajectories"), "manifolds": ("manifold",),
-            "landscapes": ("landscape",)}.get(kind, ())
+            "landscapes": ("landscape",), "probes": ("landscape",)}.get(kind, ())
     for probe in names_of(run, "probes"):
         attrs = _attrs(run, "probes", probe)
+        # a probe's `landscape` is under landscapes/, or under probes/ (a d-D landscape) where `source` says so
+        if kind in ("landscapes", "probes") and (attrs.get("source") == "probes") != (kind == "probes"):
+            continue
         if any(name in _listed(attrs.get(key)) for key in keys):
             found.append(f"probes/{probe}")
     return found
@@ -141,7 +144,7 @@ def rename(run: Run, kind: str, old: str, new: str) -> list[str]:
         (root / kind / old).rename(root / kind / new)
     except OSError as exc:
         raise IncompatibleRunError(f"cannot rename {kind}/{old} in {root}: {exc.strerror}") from None
-    key = {"manifolds": "manifold", "landscapes": "landscape"}.get(kind)
+    key = {"manifolds": "manifold", "landscapes": "landscape", "probes": "landscape"}.get(kind)
     for target in below:
         group = run.group[target]
         if key and group.attrs.get(key) == old:
