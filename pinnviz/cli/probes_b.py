@@ -261,15 +261,17 @@ def bad_minima_command(
     With --workers, --scheduler or --scheduler-file each (width, optimizer) is one task on Dask workers.
     """
     from pinnviz.cli.landscape import _maybe_dask
-    from pinnviz.probes.bad_minima import bad_minima
+    from pinnviz.probes.bad_minima import bad_minima, check_bad_minima
     from pinnviz.visualizer._probes_b import bad_minima_figure
 
     run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
+    width_list, optimizer_list = numbers(widths, "--widths", int), split_names(optimizers) or []
+    check_bad_minima(run, losses, widths=width_list, optimizers=optimizer_list, runs=runs)  # before a cluster
     bar, progress = step_bar("bad-minima")
     with _maybe_dask(workers, scheduler, scheduler_file) as client, bar:
-        result = bad_minima(run, losses, widths=numbers(widths, "--widths", int),
-                            optimizers=split_names(optimizers) or [], runs=runs, steps=steps, lr=lr, seed=seed,
+        result = bad_minima(run, losses, widths=width_list,
+                            optimizers=optimizer_list, runs=runs, steps=steps, lr=lr, seed=seed,
                             log_every=log_every, progress=None if client is not None else progress, client=client)
     for key, info in result["attrs"]["summary"].items():
         out.print(f"{key}: final loss min {info['min']:.4g}, median {info['median']:.4g}, max {info['max']:.4g}")

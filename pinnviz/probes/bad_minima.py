@@ -50,6 +50,18 @@ def _combination_on_worker(store: str, losses: list[str], width: int, optimizer:
     return train_combination(open_run(store, mode="r").physics(), losses, width, optimizer, **settings)
 
 
+def check_bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int], optimizers: Sequence[str],
+                     runs: int) -> list[str]:
+    """The checked loss names; raises on a bad option before anything trains (or a cluster starts)."""
+    losses = run.physics().check_names(list(losses))
+    for opt in optimizers:
+        if opt not in OPTIMIZERS:
+            raise InvalidSettingError(f"optimizer {opt!r} is not one of {', '.join(OPTIMIZERS)}")
+    if runs < 1 or not widths or any(int(w) < 1 for w in widths):
+        raise InvalidSettingError(f"need runs >= 1 (got {runs}) and widths >= 1 (got {list(widths)})")
+    return losses
+
+
 def bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int] = WIDTHS,
                optimizers: Sequence[str] = ("adam", "sgd"), runs: int = 10, steps: int = 5000, lr: float = 1e-3,
                seed: int = 0, log_every: int = 25, name: str = "bad-minima", save: bool = True,
@@ -62,12 +74,7 @@ def bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int] = WIDTH
     quadrature (a Monte Carlo one is drawn afresh per task, not carried on from the previous combination).
     """
     physics = run.physics()
-    losses = physics.check_names(list(losses))
-    for opt in optimizers:
-        if opt not in OPTIMIZERS:
-            raise InvalidSettingError(f"optimizer {opt!r} is not one of {', '.join(OPTIMIZERS)}")
-    if runs < 1 or not widths or any(int(w) < 1 for w in widths):
-        raise InvalidSettingError(f"need runs >= 1 (got {runs}) and widths >= 1 (got {list(widths)})")
+    losses = check_bad_minima(run, losses, widths=widths, optimizers=optimizers, runs=runs)
     arrays: dict[str, np.ndarray] = {}
     summary: dict[str, dict] = {}
     combos = [(int(width), opt) for width in widths for opt in optimizers]  # one batch holds every loss
