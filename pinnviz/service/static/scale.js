@@ -22,6 +22,15 @@ function decadeTicks(lo, hi) {
   return vals;
 }
 
+// evenly spaced round values (1, 2 or 5 x 10^k apart) in [a, b]: ticks of a log scale narrower than a decade
+function roundValues(a, b, count = 6) {
+  const raw = (b - a) / count, magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  const vals = [];
+  for (let v = Math.ceil(a / step) * step; v <= b + step * 1e-9; v += step) vals.push(Number(v.toPrecision(12)));
+  return vals;
+}
+
 export function makeScale(arrays, mode) {
   let [lo, hi] = range(arrays);
   if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
@@ -31,7 +40,8 @@ export function makeScale(arrays, mode) {
   }
   if (lo > 0) {
     const cmin = Math.log10(lo), cmax = Math.log10(hi);
-    const vals = decadeTicks(cmin, cmax);
+    let vals = decadeTicks(cmin, cmax);
+    if (vals.length < 3) vals = roundValues(lo, hi).filter((v) => v > 0).map(Math.log10);
     return { kind: "log", f: (v) => (v > 0 ? Math.log10(v) : NaN), cmin, cmax, lo, hi,
              ticks: { vals, text: vals.map((t) => fmt(10 ** t, 3)) } };
   }
