@@ -47,10 +47,12 @@ def root(tmp_path_factory):
     # a grid that reaches where the loss overflows float32 (it grows like |z|^2 through the boundary term and
     # passes 3.4e38 near |z| = 1.8e19): its outer cells are NaN, as the landscape code stores what it cannot evaluate
     compute_landscape(run, "pca", resolution=16, margin=1e19, dtype="float32", name="pca-far")
+    from pinnviz.probes.direction_landscape import direction_landscape
     from pinnviz.probes.hessian_landscape import hessian_landscape
     from pinnviz.probes.topology import topology
 
     hessian_landscape(run, "pinn-adam-seed0", dims=3, resolution=9, name="hessian-3d")
+    direction_landscape(run, "pinn-adam-seed1", dims=2, directions="random", resolution=7, name="random-2d")
     topology(run, "pca", name="topology-pca")
     return folder
 
@@ -229,17 +231,23 @@ def test_probes_page_draws_hessian_landscape_and_topology(browser_page, root):
     rid = run_id(page)
     page.goto(page.url.split("#")[0] + f"#/probes/{rid}")
     hessian = page.locator(".probe[data-probe='hessian-3d']")
+    hessian_slice = ".probe[data-probe='hessian-3d'] .hessian-slice"
     hessian.locator(".hessian-slice .main-svg").first.wait_for()
     grid = stored(root)["probes/hessian-3d/loss/pinn"][...]  # loss[i_0, i_1, i_2]
     centre = grid.shape[2] // 2
-    assert page.get_attribute(".hessian-slice", "data-pick") == str(centre)
-    shown = page.evaluate("document.querySelector('.hessian-slice').data[0].customdata")
+    assert page.get_attribute(hessian_slice, "data-pick") == str(centre)
+    shown = page.evaluate(f"document.querySelector(\"{hessian_slice}\").data[0].customdata")
     np.testing.assert_allclose(shown, grid[:, :, centre].T, rtol=1e-12)  # rows along v2, columns along v1
     assert_drawn(hessian.locator(".hessian-slice"))
-    page.eval_on_selector("#slice-2", "(e) => { e.value = 1; e.dispatchEvent(new Event('input')); }")
-    page.wait_for_selector(".hessian-slice[data-pick='1']")
-    shown = page.evaluate("document.querySelector('.hessian-slice').data[0].customdata")
+    page.eval_on_selector(".probe[data-probe='hessian-3d'] input.slice[data-axis='2']",
+                          "(e) => { e.value = 1; e.dispatchEvent(new Event('input')); }")
+    page.wait_for_selector(f"{hessian_slice}[data-pick='1']")
+    shown = page.evaluate(f"document.querySelector(\"{hessian_slice}\").data[0].customdata")
     np.testing.assert_allclose(shown, grid[:, :, 1].T, rtol=1e-12)
+    random_slice = ".probe[data-probe='random-2d'] .hessian-slice"  # directions without eigenvalues
+    page.locator(random_slice).locator(".main-svg").first.wait_for()
+    shown = page.evaluate(f"document.querySelector(\"{random_slice}\").data[0].customdata")
+    np.testing.assert_allclose(shown, stored(root)["probes/random-2d/loss/pinn"][...].T, rtol=1e-12)
 
     tree = stored(root)["probes/topology-pca"]
     birth, death = tree["birth"][...], tree["death"][...]

@@ -203,25 +203,26 @@ def landscape_detail(run: Run, name: str, loss: str | None = None, *, values: bo
 
 
 def probe_label(name: str, attrs: dict) -> str:
-    """What a probe is: its `probe` attribute, else its `kind` (hessian-landscape, topology), else its name."""
+    """What a probe is: its `probe` attribute, else its `kind` (direction-landscape, topology), else its name."""
     return str(attrs.get("probe") or attrs.get("kind") or name)
 
 
-def probe_staleness(run: Run, attrs: dict) -> str | None:
-    """Why a stored probe no longer matches what it was computed from (a merge tree whose landscape has
-    changed or gone), else None: such a probe is not drawn."""
+def probe_staleness(run: Run, name: str, attrs: dict) -> str | None:
+    """Why a stored probe no longer matches what it was computed from, else None: a direction landscape
+    whose trajectory was replaced, a merge tree whose landscape changed or is itself stale. Such a probe is
+    not drawn."""
     from pinnviz.errors import PinnvizError
-    from pinnviz.probes.topology import KIND, landscape_field
+    from pinnviz.probes.direction_landscape import direction_landscape_staleness, is_direction_landscape
+    from pinnviz.probes.topology import KIND, load_topology
 
+    if is_direction_landscape(attrs):
+        return direction_landscape_staleness(run, attrs)
     if attrs.get("kind") != KIND:
         return None
     try:
-        field = landscape_field(run, attrs["landscape"], attrs["loss"])
+        load_topology(run, name)  # the checks `pinnviz` itself makes before drawing a stored tree
     except PinnvizError as exc:
-        return f"its landscape {attrs['landscape']!r} cannot be read: {exc}"
-    if field["fingerprint"] != attrs.get("field_sha256"):
-        return (f"computed from an earlier landscape {attrs['landscape']!r}; run `pinnviz probe topology "
-                f"--landscape {attrs['landscape']} --force` again")
+        return str(exc)
     return None
 
 
@@ -238,4 +239,4 @@ def probe_detail(run: Run, name: str) -> dict:
         arrays[path] = {"shape": list(node.shape), "dtype": str(node.dtype), "values": jsonable(np.asarray(node[...]))}
     attrs = dict(group.attrs)
     return {"name": name, "probe": probe_label(name, attrs), "attrs": jsonable(attrs),
-            "arrays": dict(sorted(arrays.items())), "omitted": omitted, "stale": probe_staleness(run, attrs)}
+            "arrays": dict(sorted(arrays.items())), "omitted": omitted, "stale": probe_staleness(run, name, attrs)}

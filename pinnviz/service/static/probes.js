@@ -1,5 +1,5 @@
 // Probes: each stored probe drawn from its stored arrays (curves against their natural axis, matrices
-// as maps; Hessian landscapes as slices through their centre, merge trees as persistence diagram and
+// as maps; direction (Hessian, random, PCA) landscapes as slices through their centre, merge trees as persistence diagram and
 // barcode), and the visualizer's own figure on request.
 
 import { NAN_COLOUR } from "./landscape.js";
@@ -65,13 +65,29 @@ function hessianSlice(values, pick, n0, n1) {
   }));
 }
 
-function drawHessianLandscape(detail, box) {
+// what each direction of a direction landscape is: a Hessian eigenvalue, a share of the trajectory's
+// variance (pca), or nothing more than its index (seeded random directions)
+function directionValues(a) {
+  if (a.eigenvalues) return { values: a.eigenvalues, text: (v) => `λ ${fmt(v, 4)}`, title: `top Hessian eigenvalues of ${a.loss}` };
+  if (a.explained_variance_ratio) {
+    return { values: a.explained_variance_ratio, text: (v) => `${fmt(100 * v, 3)}% var.`, title: "share of the trajectory's variance" };
+  }
+  return null;
+}
+
+function drawDirectionLandscape(detail, box) {
   const a = detail.attrs, dims = a.dims, grid = detail.arrays[`loss/${a.loss}`];
   const axes = Array.from({ length: dims }, (_, k) => detail.arrays[`axis_${k}`]?.values);
-  const label = (k) => `v${k + 1} (λ ${fmt(a.eigenvalues[k], 4)})`;
-  newPlot(box, { data: [{ type: "bar", x: a.eigenvalues.map((_, k) => `v${k + 1}`), y: a.eigenvalues }],
-                 layout: { title: { text: `top Hessian eigenvalues of ${a.loss} at step ${a.step}`, font: { size: 12 } },
-                           height: 260, margin: { l: 55, r: 10, t: 30, b: 35 } } });
+  const described = directionValues(a);
+  const label = (k) => `v${k + 1}${described ? ` (${described.text(described.values[k])})` : ""}`;
+  const kind = a.directions || "hessian";
+  if (described) {
+    newPlot(box, { data: [{ type: "bar", x: described.values.map((_, k) => `v${k + 1}`), y: described.values }],
+                   layout: { title: { text: `${kind} directions: ${described.title} at step ${a.step}`, font: { size: 12 } },
+                             height: 260, margin: { l: 55, r: 10, t: 30, b: 35 } } });
+  } else {
+    box.append(el("p", { class: "muted", text: `${dims} ${kind} direction${dims === 1 ? "" : "s"} (${a.method || ""}, seed ${a.seed ?? "-"}) at step ${a.step}` }));
+  }
   if (!grid || axes.some((x) => !x)) {
     box.append(el("p", { class: "muted", text: `loss/${a.loss} is too large to send; render the figure instead` }));
     return;
@@ -103,13 +119,13 @@ function drawHessianLandscape(detail, box) {
                     ...(scale.ticks ? { tickvals: scale.ticks.vals, ticktext: scale.ticks.text } : {}) } },
       { type: "scatter", mode: "markers", x: [0], y: [0], name: "centre", hoverinfo: "skip",
         marker: { size: 11, symbol: "x", color: "#fff", line: { color: "#111", width: 1 } } }],
-    { title: { text: `${a.loss} on the (v1, v2) plane through the centre${others ? `, ${others}` : ""} · step ${a.step}`, font: { size: 12 } },
+    { title: { text: `${a.loss} on the (v1, v2) plane of the ${kind} directions through the centre${others ? `, ${others}` : ""} · step ${a.step}`, font: { size: 12 } },
       margin: { l: 60, r: 20, t: 30, b: 50 }, plot_bgcolor: NAN_COLOUR, showlegend: false,
       xaxis: { title: { text: label(0) }, range: [axes[0][0], axes[0].at(-1)] },
       yaxis: { title: { text: label(1) }, range: [axes[1][0], axes[1].at(-1)] } }, PLOT_CONFIG);
   }
   pick.forEach((index, k) => {
-    const input = el("input", { type: "range", id: `slice-${k + 2}`, min: 0, max: axes[k + 2].length - 1, value: index });
+    const input = el("input", { type: "range", class: "slice", dataset: { axis: k + 2 }, min: 0, max: axes[k + 2].length - 1, value: index });
     const shown = el("span", { class: "muted", text: fmt(axes[k + 2][index], 3) });
     input.addEventListener("input", () => { pick[k] = Number(input.value); shown.textContent = fmt(axes[k + 2][pick[k]], 3); redraw(); });
     controls.append(el("label", { style: "flex: 1" }, `slice along ${label(k + 2)} `, input), shown);
@@ -155,7 +171,7 @@ function drawTopology(detail, box) {
                                     title: { text: "pair (by persistence)" } } } }, { dataset: { topology: "barcode" } });
 }
 
-const DRAW = { "hessian-landscape": drawHessianLandscape, topology: drawTopology };
+const DRAW = { "direction-landscape": drawDirectionLandscape, "hessian-landscape": drawDirectionLandscape, topology: drawTopology };
 
 async function probeCard(runId, name) {
   const detail = await api(`/api/runs/${runId}/probes/${enc(name)}`);

@@ -26,8 +26,9 @@ function decadeTicks(lo, hi) {
 function roundValues(a, b, count = 6) {
   const raw = (b - a) / count, magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+  if (!(step > 0) || !Number.isFinite(step)) return [];
   const vals = [];
-  for (let v = Math.ceil(a / step) * step; v <= b + step * 1e-9; v += step) vals.push(Number(v.toPrecision(12)));
+  for (let i = Math.ceil(a / step); i * step <= b + step * 1e-9 && vals.length < 20; i++) vals.push(Number((i * step).toPrecision(12)));
   return vals;
 }
 
