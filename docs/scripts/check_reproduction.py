@@ -156,6 +156,19 @@ def residual_variance(work: Work) -> float:
     return float((r * r) @ w - (r @ w) ** 2)
 
 
+def spectrum_ends(work: Work, loss: str, key: str) -> float:
+    """The page's `probe spectrum` at the first and last rows only (two exact Hessians per loss)."""
+    from pinnviz.probes.spectrum import spectrum
+
+    arrays, _ = work.probe(f"spectrum-{loss}-ends", lambda run: spectrum(
+        run, loss, every=10**9, name=f"spectrum-{loss}-ends"))
+    final = arrays["eigenvalues"][-1]
+    values = {"near_zero": (np.abs(final) < 1e-3 * np.abs(final).max()).sum(), "largest_initial":
+              arrays["largest"][0], "largest_final": arrays["largest"][-1],
+              "most_negative_final": arrays["most_negative"][-1]}
+    return float(values[key])
+
+
 def bowls(grids: np.ndarray) -> int:
     """Planes (K, R, R) whose loss rises (never falls, to 1e-9 of the range) along all 8 grid rays from the centre."""
     count = 0
@@ -223,6 +236,14 @@ CHECKS: dict[str, Callable[[Work], float]] = {
     "var_residual": residual_variance,
     "var_ratio_integrand": lambda w: variance(w, "drm") / variance(w, "pinn"),
     "var_ratio_residual": lambda w: variance(w, "drm") / residual_variance(w),
+    "spectrum_near_zero_drm": lambda w: spectrum_ends(w, "drm", "near_zero"),
+    "spectrum_near_zero_pinn": lambda w: spectrum_ends(w, "pinn", "near_zero"),
+    "spectrum_largest_initial_drm": lambda w: spectrum_ends(w, "drm", "largest_initial"),
+    "spectrum_largest_final_drm": lambda w: spectrum_ends(w, "drm", "largest_final"),
+    "spectrum_largest_initial_pinn": lambda w: spectrum_ends(w, "pinn", "largest_initial"),
+    "spectrum_largest_final_pinn": lambda w: spectrum_ends(w, "pinn", "largest_final"),
+    "spectrum_negative_final_drm": lambda w: spectrum_ends(w, "drm", "most_negative_final"),
+    "spectrum_negative_final_pinn": lambda w: spectrum_ends(w, "pinn", "most_negative_final"),
     "bowls_filter_drm": lambda w: bowls(filter_planes(w, "drm")[0]),
     "bowls_filter_pinn": lambda w: bowls(filter_planes(w, "pinn")[0]),
     "bowls_unit_drm": lambda w: bowls(unit_planes(w, "drm")[0]),
