@@ -117,13 +117,17 @@ def draw_time(port: int, run_id: str) -> tuple[float, float]:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/?token={TOKEN}")
         page.wait_for_selector(".run")
-        t0 = time.perf_counter()
-        page.goto(f"{base}/#/landscape/{run_id}/big")
-        page.wait_for_selector("#landscape-plot[data-draw-ms]", timeout=120_000)
-        total = time.perf_counter() - t0
-        draw_ms = float(page.get_attribute("#landscape-plot", "data-draw-ms"))
+        times = []
+        for _ in range(2):  # the first open reads the grids from the store, the second from the server's cache
+            page.goto(f"{base}/#/")
+            page.wait_for_selector(".run")
+            t0 = time.perf_counter()
+            page.goto(f"{base}/#/landscape/{run_id}/big")
+            page.wait_for_selector("#landscape-plot[data-draw-ms]", timeout=120_000)
+            times.append((float(page.get_attribute("#landscape-plot", "data-draw-ms")) / 1000,
+                          time.perf_counter() - t0))
         browser.close()
-    return draw_ms / 1000, total
+    return times
 
 
 def main() -> None:
@@ -174,12 +178,14 @@ def main() -> None:
             print(f"  {label:28s} {len(ms):6d} requests  p50 {np.percentile(ms, 50):7.1f} ms  "
                   f"p95 {np.percentile(ms, 95):7.1f} ms  errors {errors[label]}")
         client.call("DELETE", f"/api/jobs/{job_id}")
+        while json.loads(client.call("GET", f"/api/jobs/{job_id}")[1])["status"] in ("queued", "running"):
+            time.sleep(0.2)  # the draw is timed on its own, not beside the cancelled job's last seconds
         if chromium_path() is None:
             print("chromium not installed: draw time not measured")
         else:
-            draw, total = draw_time(port, run_id)
-            print(f"{args.draw_resolution}x{args.draw_resolution} landscape in headless chromium: plotly draw "
-                  f"{draw:.2f} s, page open to drawn (fetch 3 grids + draw) {total:.2f} s")
+            for label, (draw, total) in zip(("first open", "again"), draw_time(port, run_id), strict=True):
+                print(f"{args.draw_resolution}x{args.draw_resolution} landscape in headless chromium, {label}: "
+                      f"plotly draw {draw:.2f} s, page open to drawn (fetch 3 grids + draw) {total:.2f} s")
     finally:
         if server is not None:
             server.terminate()
