@@ -92,7 +92,7 @@ class Work:
             if not self._complete(loss):
                 self.pinnviz("train", "poisson1d", "--loss", loss, "--steps", "7500", "--name", loss,
                              "--out", str(self.store))
-        return open_run(self.store, mode=mode)
+        return open_run(self.store, mode=mode, overwrite=mode != "r")  # re-measure probes of a reused DIR
 
     def _complete(self, loss: str) -> bool:
         from pinnviz.store import open_run
@@ -122,6 +122,13 @@ def pca_first_two(work: Work, loss: str) -> float:
 
     _, attrs = work.probe(f"trajectory-pca-{loss}", lambda run: trajectory_pca(run, loss, landscape=False))
     return 100 * attrs["first_two"]
+
+
+def pca_first(work: Work, loss: str) -> float:
+    from pinnviz.probes.trajectory_pca import trajectory_pca
+
+    arrays, _ = work.probe(f"trajectory-pca-{loss}", lambda run: trajectory_pca(run, loss, landscape=False))
+    return 100 * float(arrays["explained_variance_ratio"][0])
 
 
 def basis_attr(work: Work, loss: str, key: str) -> float:
@@ -227,6 +234,8 @@ CHECKS: dict[str, Callable[[Work], float]] = {
     "pinn_l2_error": lambda w: final_loss(w, "pinn", "l2_error"),
     "pca_drm_first_two": lambda w: pca_first_two(w, "drm"),
     "pca_pinn_first_two": lambda w: pca_first_two(w, "pinn"),
+    "pca_drm_pc1": lambda w: pca_first(w, "drm"),
+    "pca_pinn_pc1": lambda w: pca_first(w, "pinn"),
     "gram_rank_drm": lambda w: basis_attr(w, "drm", "rank"),
     "gram_rank_pinn": lambda w: basis_attr(w, "pinn", "rank"),
     "trench_drm": lambda w: basis_attr(w, "drm", "null_relative_change"),
