@@ -19,6 +19,7 @@ from pinnviz.store._names import check_name
 STORE_DTYPES = ("float64", "float32")
 CHUNK_BYTES = 2 << 20  # one chunk of `params`
 COLUMN_SPLIT_ROWS = 16  # above 16 rows of 2 MiB, `params` chunks split the parameter axis too
+COMPLETE_ROWS = 64  # with a flusher, a block's missing losses are filled in this many rows at a time
 
 
 def chunk_shape(n_params: int, itemsize: int = 8) -> tuple[int, int]:
@@ -83,6 +84,7 @@ class _Block:
     weights: dict[str, np.ndarray]
     n: int = 0
     given: frozenset = frozenset()
+    completed: int = 0  # rows whose missing losses were filled in ahead of the flush (with a flusher)
 
 
 class TrajectoryWriter:
@@ -103,6 +105,7 @@ class TrajectoryWriter:
         self.complete_losses = None
         self.flusher = flusher
         self._pending: Future | None = None
+        self._completing: Future | None = None  # the missing losses of the current block's finished rows
         self._spare: _Block | None = None
         self.n_params = int(group["params"].shape[1])
         self.loss_names = [name for name, _ in group["loss"].arrays()]
@@ -180,6 +183,28 @@ class TrajectoryWriter:
         for name in self.weight_names:
             rows.weights[name][i] = (weights or {})[name]
         rows.n += 1
+        if self.flusher is not None and rows.n - rows.completed >= COMPLETE_ROWS and self._completing is None:
+            # fill in the losses the step did not compute while training goes on, not all at the flush
+            stop = rows.n
+            self._completing = self.flusher.submit(lambda: self._complete(rows, stop))
+        elif self._completing is not None and self._completing.done():
+            self._finish_completing()
+
+    def _missing(self, rows: _Block) -> list[str]:
+        return [name for name in self.loss_names if name not in rows.given] if self.complete_losses else []
+
+    def _complete(self, rows: _Block, stop: int) -> None:
+        """Fill in the missing losses of rows [completed, stop) of a block (those rows no longer change)."""
+        start, missing = rows.completed, self._missing(rows)
+        if stop > start and missing:
+            for name, values in self.complete_losses(rows.steps[start:stop], rows.params[start:stop], missing).items():
+                rows.losses[name][start:stop] = values
+        rows.completed = stop
+
+    def _finish_completing(self) -> None:
+        completing, self._completing = self._completing, None
+        if completing is not None:
+            completing.result()
 
     def due(self) -> bool:
         """Whether the buffer is full or old enough to be written."""
@@ -192,6 +217,7 @@ class TrajectoryWriter:
 
         With a flusher this hands the rows over and returns; the arrays given must not change afterwards.
         """
+        self._finish_completing()
         self.wait()
         rows, self._rows = self._rows, self._spare or self._new_block()
         self._spare = None
@@ -209,10 +235,7 @@ class TrajectoryWriter:
 
     def _write(self, rows: _Block, resume_state, resume_attrs, extra_attrs) -> None:
         n = rows.n
-        missing = [name for name in self.loss_names if n and name not in rows.given]
-        if n and missing and self.complete_losses is not None:
-            for name, values in self.complete_losses(rows.steps[:n], rows.params[:n], missing).items():
-                rows.losses[name][:n] = values
+        self._complete(rows, n)
         if n:
             self._data["params"].append(rows.params[:n], axis=0)
             self._data["step"].append(rows.steps[:n], axis=0)
@@ -242,7 +265,7 @@ class TrajectoryWriter:
             attrs["resume_slot"] = self.slot
         self.group.update_attributes(attrs)
         self.length += n
-        rows.n, rows.given = 0, frozenset()
+        rows.n, rows.given, rows.completed = 0, frozenset(), 0
         self._spare = rows
 
     def _slot_group(self, slot: int) -> zarr.Group:
@@ -270,11 +293,12 @@ class TrajectoryWriter:
     def abort(self, status: str, **attrs) -> None:
         """Record a status without writing the buffered rows (their resume state is unknown); a block
         already handed to the flusher is written first (it is complete)."""
-        self._rows.n = 0
         try:
+            self._finish_completing()
             self.wait()
         except Exception:  # noqa: BLE001 - the caller is already failing with its own error
             pass
+        self._rows.n = self._rows.completed = 0
         self.group.update_attributes({"status": status, **attrs})
 
     def close(self, status: str, **attrs) -> None:
