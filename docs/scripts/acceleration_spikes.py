@@ -3,7 +3,8 @@
 Reads the stored `acceleration-<TRAJECTORY>` probe. The reference level is the largest |theta''| between
 steps AFTER (1,000) and UNTIL (10,000): past the initial transient, long before convergence. A spike
 is a step where |theta''| exceeds 10 times that level; the script prints the first such step, the loss
-there, the final loss and their ratio (how much the loss still falls after it).
+there, the final loss and their ratio (how much the loss still falls after it). It also prints the
+median |theta''| and |theta''| / |theta'|^2 (and the largest |theta''|) over the page's windows of steps.
 """
 
 import argparse
@@ -15,6 +16,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from pinnviz.probes import load_probe  # noqa: E402
 from pinnviz.store import open_run  # noqa: E402
+
+WINDOWS = ((0, 100), (1000, 2000), (5000, 6000), (10000, 11000), (14000, 15000), (16000, 20001))
 
 
 def main() -> None:
@@ -32,6 +35,10 @@ def main() -> None:
     spikes = np.flatnonzero((acc > 10 * level) & (steps >= args.after))
     traj = run.trajectory(args.trajectory)
     loss = traj.losses[attrs["loss"]]
+    for lo, hi in WINDOWS:
+        inside = (steps >= lo) & (steps < hi)
+        print(f"steps {lo}-{hi}: median |theta''| {np.median(acc[inside]):.3g} (max {acc[inside].max():.3g}), "
+              f"median normalised {np.median(arrays['normalised'][inside]):.3g}")
     print(f"largest |theta''| in steps {args.after}-{args.until}: {level:.3g}; overall max {acc.max():.3g}")
     if not len(spikes):
         print("no step exceeds 10x that level")
