@@ -115,7 +115,7 @@ def build_work_folder(folder: Path) -> Path:
     for copy in ("damaged", "nanland", "stale", "nantraj", "grown"):
         shutil.copytree(s, folder / f"{copy}.zarr")
     for chunk in (folder / "damaged.zarr/trajectories/pinn-adam-seed0/params/c/0/0",
-                  folder / "damaged.zarr/trajectories/pinn-adam-seed0/loss/pinn/c/0"):  # info reads the losses
+                  folder / "damaged.zarr/trajectories/pinn-adam-seed0/loss/pinn/c/0"):  # read before params
         chunk.write_bytes(chunk.read_bytes()[:40])
     group = zarr.open_group(str(folder / "nanland.zarr/landscapes/pca"), mode="r+")
     for _name, array in group["loss"].arrays():
@@ -207,7 +207,7 @@ def mistakes(folder: Path) -> list[Mistake]:
         Mistake("info of a missing store", ["info", fresh]),
         Mistake("info of a plain file", ["info", str(folder / "afile.txt")]),
         Mistake("info of a folder that is not a store", ["info", str(folder / "ro")]),
-        Mistake("info of a store with a truncated chunk", ["info", d]),
+        Mistake("probe acceleration on a truncated loss chunk", ["probe", "acceleration", d, "-t", "pinn-adam-seed0"]),
         # fit-manifold
         Mistake("fit-manifold unknown method", ["fit-manifold", s, "--method", "tsne"]),
         Mistake("fit-manifold name with /", ["fit-manifold", s, "--name", "a/b"]),

@@ -6,6 +6,7 @@ leave every file byte for byte as it was (`folder_hash`); a test that succeeds w
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -158,8 +159,13 @@ def test_a_refused_option_creates_no_store_and_no_trajectory(work):
 
 
 # ---------------------------------------------------------------- 5. tracebacks -> one line
-def test_a_truncated_chunk_is_one_line_even_for_info(work):
-    refused(work, ["info", str(work / "damaged.zarr")], "trajectories/pinn-adam-seed0/loss/pinn")
+def test_a_truncated_chunk_is_one_line_and_info_reads_no_chunk(work):
+    refused(work, ["probe", "acceleration", str(work / "damaged.zarr"), "-t", "pinn-adam-seed0"],
+            "trajectories/pinn-adam-seed0/loss/pinn")
+    # info reads metadata only (the last row's losses are attributes), so it still lists the store
+    listed = invoke(["info", str(work / "damaged.zarr"), "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [t["rows"] for t in json.loads(listed.stdout)["trajectories"]] == [31, 31]
 
 
 def test_a_missing_chunk_is_not_called_a_divergence(copy):

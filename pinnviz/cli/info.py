@@ -3,59 +3,102 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
 from pinnviz.cli._common import err, fit_width, friendly_errors, out
-from pinnviz.store import Run, display_status, open_run
-from pinnviz.store._manage import names_of
+from pinnviz.store._meta import SCHEMA, LocalMeta, display_status, last_losses
+
+RESULT_KINDS = ("manifolds", "landscapes", "probes")
 
 
-def trajectory_summary(run: Run, name: str) -> dict:
+def trajectory_summary(name: str, attrs: dict, rows: int, last_step: int | None, final: dict) -> dict:
     """Settings, rows, status and final losses of one trajectory (JSON-ready)."""
-    traj = run.trajectory(name, params=False)  # a summary never reads the (possibly huge) vectors
-    attrs = traj.attrs
-    final = {k: float(v[-1]) for k, v in traj.losses.items()} if len(traj.steps) else {}
     return {
         "name": name,
         "status": display_status(attrs),
-        "rows": int(len(traj.steps)),
-        "last_step": int(traj.steps[-1]) if len(traj.steps) else None,
+        "rows": int(rows),
+        "last_step": last_step,
         "steps": attrs.get("steps"),
         "loss": attrs.get("loss"),
         "optimizer": attrs.get("optimizer"),
         "lr": attrs.get("lr"),
         "seed": attrs.get("seed"),
         "init_scale": attrs.get("init_scale"),
-        "final_losses": final,
+        "final_losses": dict(sorted(final.items())),
         **({"failure": attrs["failure"]} if "failure" in attrs else {}),
     }
 
 
-def run_summary(run: Run) -> dict:
-    model = {k: v for k, v in run.model.items() if k != "layout"}
-    model["params"] = sum(int(np.prod(e["shape"])) for e in run.model.get("layout", []))
+def stored_trajectory_summary(run, name: str) -> dict:
+    """`trajectory_summary` of a trajectory read through zarr (its step and loss arrays, never its vectors)."""
+    traj = run.trajectory(name, params=False)  # the vectors may be GBs
+    n = len(traj.steps)
+    final = {k: float(v[-1]) for k, v in traj.losses.items()} if n else {}
+    return trajectory_summary(name, traj.attrs, n, int(traj.steps[-1]) if n else None, final)
+
+
+def _model_summary(model: dict) -> dict:
+    summary = {k: v for k, v in model.items() if k != "layout"}
+    summary["params"] = sum(math.prod(e["shape"]) for e in model.get("layout", []))
+    return summary
+
+
+def run_summary(run) -> dict:
+    """Everything `info` shows of an opened store (JSON-ready)."""
+    from pinnviz.store._manage import names_of
+
     return {
         "path": str(run.path),
         "schema": run.group.attrs["pinnviz"]["schema"],
         "problem": run.problem,
-        "model": model,
-        "trajectories": [trajectory_summary(run, n) for n in run.trajectory_names()],
-        **{kind: [details(run, kind, n) for n in names_of(run, kind)]
-           for kind in ("manifolds", "landscapes", "probes")},
+        "model": _model_summary(run.model),
+        "trajectories": [stored_trajectory_summary(run, n) for n in run.trajectory_names()],
+        **{kind: [details(dict(run.group[f"{kind}/{n}"].attrs), kind, n) for n in names_of(run, kind)]
+           for kind in RESULT_KINDS},
     }
+
+
+def metadata_summary(store: Path) -> tuple[dict, list[str]] | None:
+    """`run_summary` and the foreign entries of a local store read from its JSON metadata alone (no zarr),
+    or None when the metadata does not say everything (then the store is read through zarr)."""
+    if "://" in str(store):
+        return None
+    meta = LocalMeta(store)
+    try:
+        attrs = meta.attrs()
+        schema = attrs["pinnviz"]["schema"]
+        if int(schema) > SCHEMA or not isinstance(attrs.get("problem"), dict) or not isinstance(attrs.get("model"), dict):
+            return None  # the zarr reader says what is wrong
+        trajectories, foreign = [], []
+        for name in meta.groups("trajectories"):
+            if not meta.has(f"trajectories/{name}/params"):
+                foreign.append(f"trajectories/{name}")
+                continue
+            t = meta.attrs(f"trajectories/{name}")
+            n = int(t.get("length", 0))
+            if n and "last_losses" not in t:  # written before the writer recorded its last row
+                return None
+            final = last_losses(t) if n else {}
+            trajectories.append(trajectory_summary(name, t, n, int(t["last_step"]) if n else None, final))
+        results = {kind: [details(meta.attrs(f"{kind}/{n}"), kind, n) for n in meta.groups(kind)]
+                   for kind in RESULT_KINDS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    summary = {"path": str(store), "schema": schema, "problem": attrs["problem"],
+               "model": _model_summary(attrs["model"]), "trajectories": trajectories, **results}
+    return summary, foreign
 
 
 _SOURCES = ("fitted_on", "manifold", "trajectory", "trajectories", "landscape")
 
 
-def details(run: Run, kind: str, name: str) -> dict:
+def details(attrs: dict, kind: str, name: str) -> dict:
     """What `info` says about a manifold, landscape or probe: its kind, settings and what it was computed from."""
-    attrs = dict(run.group[f"{kind}/{name}"].attrs)
     info = {"name": name}
     if kind == "manifolds":
         report = attrs.get("report") or {}
@@ -107,9 +150,8 @@ def fit_columns(headers: list[str], cells: list[list[str]], keep: list[int], req
     return shown
 
 
-def print_trajectory_table(run: Run, names: list[str], title: str | None = None) -> None:
-    """One row per trajectory; columns that do not fit the terminal are left out (and said so)."""
-    rows = [trajectory_summary(run, n) for n in names]
+def print_trajectory_table(rows: list[dict], title: str | None = None) -> None:
+    """One row per trajectory summary; columns that do not fit the terminal are left out (and said so)."""
     loss_names = sorted({k for r in rows for k in r["final_losses"]})
     objectives = {r["loss"] for r in rows}
     headers = [c[0] for c in _COLUMNS] + [f"final {loss}" for loss in loss_names]
@@ -140,11 +182,16 @@ def info_command(
 ) -> None:
     """Show the problem, the model and every trajectory, manifold, landscape and probe of a store."""
     fit_width(out)  # COLUMNS as it is now (a long-lived process may run several commands)
-    run = open_run(store)
-    for entry in run.foreign_entries():  # e.g. left by an old pinnviz that accepted a name with '/'
+    read = metadata_summary(store)
+    if read is None:
+        from pinnviz.store import open_run
+
+        run = open_run(store)
+        read = run_summary(run), run.foreign_entries()
+    summary, foreign = read
+    for entry in foreign:  # e.g. left by an old pinnviz that accepted a name with '/'
         err.print(f"[yellow]warning:[/] skipped {entry} of {store}: not a trajectory (no params array)",
                   highlight=False, soft_wrap=True)
-    summary = run_summary(run)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -156,7 +203,7 @@ def info_command(
               f"-{m['outputs']} {m['activation']} MLP, bc={m['bc']}, output_bias={m['output_bias']}, "
               f"{m['params']} parameters")
     if summary["trajectories"]:
-        print_trajectory_table(run, run.trajectory_names())
+        print_trajectory_table(summary["trajectories"])
     else:
         out.print("no trajectories")
     for kind in ("manifolds", "landscapes", "probes"):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from pinnviz.cli._common import EXIT_INTERRUPTED, err, friendly_errors, out, print_error, step_progress
-from pinnviz.cli.info import print_trajectory_table
+from pinnviz.cli.info import print_trajectory_table, stored_trajectory_summary
 from pinnviz.errors import InvalidSettingError, PinnvizError
 from pinnviz.store import open_run
 from pinnviz.trainers import build_training, resume, train
@@ -100,7 +100,7 @@ def train_command(
         _report_interrupt(out_path)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     run = open_run(out_path)
-    print_trajectory_table(run, names, title=f"{out_path}")
+    print_trajectory_table([stored_trajectory_summary(run, n) for n in names], title=f"{out_path}")
     for traj in names:
         warning = divergence_warning(run.trajectory(traj, params=False))  # losses only: vectors may be GBs
         if warning:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,11 @@ from pinnviz.errors import (
     StoreAccessError,
     unknown_name,
 )
+from pinnviz.store._meta import SCHEMA as SCHEMA
+from pinnviz.store._meta import display_status as display_status
+from pinnviz.store._meta import process_alive as process_alive
 from pinnviz.store._paths import writable
 
-SCHEMA = 1
 
 
 Location = Path | str  # a local folder, or an fsspec URL such as "memory://run.zarr"
@@ -254,25 +255,3 @@ def _exists(path: Location) -> bool:
     except (FileNotFoundError, zarr.errors.NodeNotFoundError):
         return False
     return True
-
-
-def process_alive(attrs: dict) -> bool | None:
-    """Whether the process that writes a trajectory still runs (None when it cannot be told)."""
-    pid, host = attrs.get("pid"), attrs.get("host")
-    if pid is None or host != socket.gethostname():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def display_status(attrs: dict) -> str:
-    """Status for people: a 'running' trajectory whose writer is gone is 'interrupted'."""
-    status = attrs.get("status", "unknown")
-    if status == "running" and process_alive(attrs) is False:
-        return "interrupted"
-    return status

@@ -14,6 +14,7 @@ import zarr
 
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError
 from pinnviz.store._arrays import write_array
+from pinnviz.store._meta import last_row_attrs
 from pinnviz.store._names import check_name
 
 STORE_DTYPES = ("float64", "float32")
@@ -247,6 +248,8 @@ class TrajectoryWriter:
                 self._data[f"weights/{name}"].append(rows.weights[name][:n], axis=0)
         attrs = dict(extra_attrs or {})
         attrs["length"] = self.length + n
+        if n:  # recorded with the length: `info` reads a summary without opening an array (store/_meta.py)
+            attrs.update(last_row_attrs(rows.steps[n - 1], {k: rows.losses[k][n - 1] for k in self.loss_names}))
         if resume_state is not None:
             self.slot = 1 - self.slot
             slot = self._slot_group(self.slot)
