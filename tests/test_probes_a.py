@@ -231,6 +231,36 @@ def test_spectrum_matches_independent_hessians(store):
     assert len(fig.axes) == 3 and len(fig.axes[1].lines) == 2  # histogram, curves, colour bar
 
 
+def test_spectrum_lanczos_gives_the_extreme_eigenvalues_of_the_dense_hessian(store):
+    run = _run(store)
+    physics = run.physics()
+    result = spectrum(run, "pinn-seed0", every=3, lanczos=True, name="spectrum-lanczos")
+    stored = run.trajectory("pinn-seed0")
+    assert result["eigenvalues"].shape == (3, 2) and load_probe(run, "spectrum-lanczos")[1]["method"] == "lanczos"
+    for i, row in enumerate((0, 3, 6)):
+        dense = torch.linalg.eigvalsh(loss_hessian(physics, torch.as_tensor(stored.params[row]), "pinn")).numpy()
+        np.testing.assert_allclose(result["eigenvalues"][i], dense[[0, -1]], rtol=1e-8, atol=1e-10 * abs(dense).max())
+        assert result["spectral_norm"][i] == pytest.approx(np.abs(dense).max(), rel=1e-8)
+
+
+def test_lanczos_spectral_norm_of_the_convection_residual_at_initialisation():
+    from pinnviz.probes.hessian_landscape import extreme_eigenvalues
+
+    physics = build_physics("convection1d", {"beta": 40, "points": 120}, width=20, depth=1)
+    theta = physics.net.init(1, generator=torch.Generator().manual_seed(3))[0]
+    dense = torch.linalg.eigvalsh(loss_hessian(physics, theta, "residual")).numpy()
+    assert dense[0] < 0 < dense[-1]  # an indefinite Hessian: both ends matter for the norm
+    np.testing.assert_allclose(extreme_eigenvalues(physics, theta, "residual"), dense[[0, -1]], rtol=1e-8)
+
+
+def test_spectrum_lanczos_from_the_cli(store):
+    result = runner.invoke(app, ["probe", "spectrum", str(store), "-t", "drm-seed1", "--lanczos", "--every", "6"])
+    assert result.exit_code == 0, result.output
+    arrays, attrs = load_probe(open_run(store), "spectrum-drm-seed1")
+    assert attrs["method"] == "lanczos" and arrays["eigenvalues"].shape == (2, 2)
+    assert "spectral norm" in result.output and f"{arrays['spectral_norm'][-1]:.4g}" in result.output
+
+
 def test_spectrum_with_x_plus_tanh_retrains(store, tmp_path):
     run = _run(store)
     other = spectrum(run, "drm-seed0", every=6, activation="x+tanh")

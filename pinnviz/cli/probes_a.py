@@ -243,6 +243,9 @@ def spectrum_command(
     loss: Loss = None,
     activation: Annotated[str | None, typer.Option(help="Retrain with this activation first (x+tanh: the "
                                                         "non-saturating check).")] = None,
+    lanczos: Annotated[bool, typer.Option(help="Only the smallest and largest eigenvalue (and the spectral norm), "
+                                               "by Lanczos on Hessian-vector products: no P x P Hessian, for wide "
+                                               "networks (the NTK paper's figure 1b).")] = False,
     figure: Figure = None,
     force: Force = False,
 ) -> None:
@@ -251,8 +254,15 @@ def spectrum_command(
     stored = []
     for traj in _trajectories(run, trajectories):
         with bar(f"spectrum {traj}") as progress:
-            result = spectrum(run, traj, every=every, loss=loss, activation=activation, progress=progress)
+            result = spectrum(run, traj, every=every, loss=loss, activation=activation, progress=progress,
+                              lanczos=lanczos)
         eig = result["eigenvalues"][-1]
+        if lanczos:
+            norms = ", ".join(f"{s}: {v:.4g}" for s, v in zip(result["step"], result["spectral_norm"], strict=True))
+            out.print(f"{traj} ({result['loss']}, {result['activation']}, Lanczos): Hessian spectral norm at step "
+                      f"{norms}; stored in {store}/probes/{result['name']}")
+            stored.append(load_probe(run, result["name"]))
+            continue
         near_zero = int((abs(eig) < 1e-3 * abs(eig).max()).sum())
         out.print(f"{traj} ({result['loss']}, {result['activation']}): final largest {eig[-1]:.4g}, most negative "
                   f"{eig[0]:.4g}, {near_zero}/{len(eig)} with |lambda| < 1e-3 max; stored in {store}/probes/"

@@ -62,6 +62,27 @@ def lanczos_top(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, 
     return values[order], vectors[:, order].T
 
 
+def extreme_eigenvalues(physics: PhysicsLosses, theta: torch.Tensor, name: str, *, batch: dict | None = None,
+                       seed: int = 0, tol: float = 1e-10) -> np.ndarray:
+    """[smallest, largest] eigenvalue of the Hessian of `name` at theta, by Lanczos on H v (no P x P Hessian).
+
+    The spectral norm is max(|smallest|, |largest|) (the Hessian is symmetric).
+    """
+    n = theta.shape[0]
+    if n < 3:
+        raise InvalidSettingError(f"Lanczos needs at least 3 parameters; P={n}")
+    hvp = hessian_vector_product(physics, theta, name, batch)
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype)
+        return hvp(vector).to(torch.float64).numpy()
+
+    operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    start = np.random.default_rng(seed).standard_normal(n)
+    values = eigsh(operator, k=2, which="BE", v0=start, tol=tol, ncv=min(n, 24), return_eigenvectors=False)
+    return np.sort(values)
+
+
 def top_hessian_directions(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, *,
                            method: str = "auto", batch: dict | None = None,
                            seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:

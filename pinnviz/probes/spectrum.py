@@ -13,6 +13,7 @@ import torch
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes._fast_hessian import fast_hessian, objective_of
 from pinnviz.probes._store import save_probe
+from pinnviz.probes.hessian_landscape import extreme_eigenvalues
 from pinnviz.store import Run, open_run
 from pinnviz.trainers import TrainConfig, train
 
@@ -32,15 +33,19 @@ def retrain_with_activation(run: Run, trajectory: str, activation: str, folder: 
 
 
 def spectrum(run: Run, trajectory: str, *, every: int = 1, loss: str | None = None, activation: str | None = None,
-             name: str | None = None, save: bool = True, progress=None) -> dict:
+             name: str | None = None, save: bool = True, progress=None, lanczos: bool = False) -> dict:
     """Eigenvalues of the exact Hessian at every `every`-th stored row of a trajectory (and its last).
+
+    With `lanczos`, only the smallest and the largest eigenvalue at each row, by Lanczos on Hessian-vector
+    products (`extreme_eigenvalues`: no P x P Hessian, for wide networks); `eigenvalues` is then (M, 2).
 
     With `activation` other than the store's (e.g. "x+tanh", non-saturating), the trajectory's
     training is repeated with that activation (same seed and settings, in a temporary store) and the
     spectrum is taken along the new trajectory; the result is stored in the original run.
 
     Returns (and stores in `probes/<name>`, default "spectrum-<trajectory>[-<activation>]") a dict:
-    step (M,), eigenvalues (M, P) ascending, largest (M,), most_negative (M,) = |min(lambda, 0)|.
+    step (M,), eigenvalues (M, P) ascending, largest (M,), most_negative (M,) = |min(lambda, 0)|,
+    spectral_norm (M,) = max |lambda|.
     """
     if every < 1:
         raise InvalidSettingError(f"every={every} must be >= 1")
@@ -61,20 +66,24 @@ def spectrum(run: Run, trajectory: str, *, every: int = 1, loss: str | None = No
         eigenvalues = []
         start = time.perf_counter()
         for i, r in enumerate(rows):
-            H = fast_hessian(physics, torch.as_tensor(stored.params[r]), loss, batch)
-            eigenvalues.append(torch.linalg.eigvalsh(H).numpy())
+            theta = torch.as_tensor(stored.params[r])
+            if lanczos:
+                eigenvalues.append(extreme_eigenvalues(physics, theta, loss, batch=batch))
+            else:
+                eigenvalues.append(torch.linalg.eigvalsh(fast_hessian(physics, theta, loss, batch)).numpy())
             if progress is not None:
                 progress(i + 1, len(rows))
         steps = stored.steps[rows]
     seconds = time.perf_counter() - start
     eig = np.stack(eigenvalues)  # (M, P)
     result = {"step": steps, "eigenvalues": eig, "largest": eig[:, -1],
-              "most_negative": np.abs(np.minimum(eig[:, 0], 0)),
+              "most_negative": np.abs(np.minimum(eig[:, 0], 0)), "spectral_norm": np.abs(eig).max(axis=1),
               "activation": activation, "loss": loss, "seconds": seconds}
     same = activation == run.model.get("activation", "tanh")
     result["name"] = name = name or (f"spectrum-{trajectory}" if same else f"spectrum-{trajectory}-{activation}")
     if save:
-        save_probe(run, name, {k: result[k] for k in ("step", "eigenvalues", "largest", "most_negative")},
+        save_probe(run, name, {k: result[k] for k in ("step", "eigenvalues", "largest", "most_negative",
+                                                      "spectral_norm")},
                    {"probe": "spectrum", "trajectory": trajectory, "loss": loss, "every": every,
-                    "activation": activation, "seconds": seconds})
+                    "activation": activation, "seconds": seconds, "method": "lanczos" if lanczos else "exact"})
     return result
