@@ -265,6 +265,43 @@ CHECKS: dict[str, Callable[[Work], float]] = {
 }
 
 
+
+# Sections 1-3 (Rowan et al.), added by the re-runs of issue 16: the seed-0 MLI lines, the planes around
+# theta_i and the drm integrand's variance at the drm solution (each a few seconds on the two runs).
+def mli_monotonic_seed0(work: Work) -> float:
+    """`probe mli run.zarr -t drm,pinn`: monotonic curves of the two seed-0 (init x1) trajectories."""
+    from pinnviz.probes.mli import mli
+
+    arrays, _ = work.probe("mli", lambda run: mli(run, ["drm", "pinn"]))
+    return float(np.sum(arrays["monotonic"]))
+
+
+def initial_planes(work: Work, loss: str) -> np.ndarray:
+    """`probe random-planes run.zarr -t LOSS --at initial`: 9 filter-normalised 31 x 31 planes around theta_i."""
+    from pinnviz.probes import random_planes
+
+    arrays, _ = work.probe(f"random-planes-initial-{loss}", lambda run: random_planes(
+        run, loss, at="initial", losses=[loss]))
+    return arrays[f"loss/{loss}"]
+
+
+def variance_at_drm(work: Work) -> float:
+    """Variance of the drm integrand 1/2 u'^2 - f u at the drm solution (`random-planes -t drm --stochastic`)."""
+    from pinnviz.probes import random_planes
+
+    _, attrs = work.probe("random-planes-final-drm-mc100", lambda run: random_planes(
+        run, "drm", at="final", losses=["drm", "pinn"], stochastic=100, pairs=1, resolution=2))
+    return float(attrs["variance"]["drm"])
+
+
+CHECKS |= {
+    "mli_monotonic_seed0": mli_monotonic_seed0,
+    "bowls_initial_drm": lambda w: bowls(initial_planes(w, "drm")),
+    "bowls_initial_pinn": lambda w: bowls(initial_planes(w, "pinn")),
+    "spread_initial_drm": lambda w: relative_spread(initial_planes(w, "drm")),
+    "var_drm_at_drm": variance_at_drm,
+}
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="Where the stores live (default: a new temporary folder).")
