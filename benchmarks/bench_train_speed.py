@@ -2,7 +2,7 @@
 
 For each problem the three loops start from the same vector and use the same network, points and Adam:
 - plain: the loop a notebook would write (nn.Sequential, torch.autograd for the x-derivatives, one loss);
-- bare: pinnviz's batched analytic forward pass in a loop, no store;
+- bare: pinnviz's training step in a loop (the trainer's optimizer and gradient path), no store;
 - train: `pinnviz.trainers.train`, every step and every loss logged to a Zarr store (store creation,
   flushes and the final close included; the diagnostic `test` loss of convection/reaction on every
   50th row, as `pinnviz train` does by default).
@@ -34,6 +34,8 @@ import torch
 
 from pinnviz.problems import PhysicsLosses, build_physics
 from pinnviz.trainers import TrainConfig, train
+from pinnviz.trainers._optim import make_optimizer
+from pinnviz.trainers._train import _step_names, uses_pullback
 
 # name -> (problem, objective, steps at --scale 1)
 CASES = {
@@ -125,15 +127,20 @@ def plain_training(physics: PhysicsLosses, loss: str, theta0: torch.Tensor, step
 
 # ------------------------------------------------------------------ pinnviz
 def bare_training(physics: PhysicsLosses, loss: str, theta0: torch.Tensor, steps: int) -> float:
+    """pinnviz's training step without a store: the trainer's optimizer and gradient path, nothing logged."""
     theta = torch.nn.Parameter(theta0.clone())
-    optimizer = torch.optim.Adam([theta], lr=1e-3)
+    optimizer = make_optimizer("adam", theta, 1e-3)
     batch = physics.prepare(theta.detach())
+    names = _step_names(physics, [loss])
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
-        value = physics(theta, [loss], batch)[loss].sum()
-        value.backward()
+        if uses_pullback(physics):
+            values, theta.grad = physics.loss_and_grad(theta, names, lambda v: v[loss], batch)
+        else:
+            values = physics(theta, names, batch)
+            values[loss].sum().backward()
         optimizer.step()
-    return float(value.detach())
+    return float(values[loss].detach().sum())
 
 
 def logged_training(physics: PhysicsLosses, loss: str, steps: int, folder: Path, seeds: int = 1) -> tuple:

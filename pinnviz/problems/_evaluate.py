@@ -71,6 +71,43 @@ class PhysicsLosses:
             fields = Fields(torch.cat([fields.value, values], dim=1), fields.grad, fields.hess)
         return self.problem.losses_from_fields(fields, batch, names)
 
+    def loss_and_grad(self, theta: torch.Tensor, names: Sequence[str], objective: Callable[[dict], torch.Tensor],
+                      batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The named losses (G,) (detached) and d objective(losses).sum() / d theta (G, n_params), by the
+        network's hand-written reverse pass (`nets/_pullback.py`) instead of autograd's graph.
+
+        Only the few operations from the fields to the losses go through autograd, on the fields as
+        leaves; their cotangents are then pulled back through the layers. `batch` as from `prepare`.
+        """
+        from pinnviz.nets._pullback import fields_and_pullback
+
+        names = self.check_names(names)
+        order = self.problem.losses_order(names)
+        x = batch["x"]
+        points = self.points_needed(names)
+        if points is not None:
+            x = x[:points]
+        lead = getattr(self.problem, "derivative_points", None)
+        lead = x.shape[0] if lead is None or order == 0 else min(lead(names), x.shape[0])
+        parts = [(0, lead, order)] + ([(lead, x.shape[0], 0)] if lead < x.shape[0] else [])
+        pulled = []
+        for start, stop, part_order in parts:
+            distance = tuple(t[start:stop] for t in batch["distance"]) if self.net.bc == "hard" else None
+            pulled.append(fields_and_pullback(self.net, theta, x[start:stop], part_order,
+                                              None if distance is None else (lambda _x, p=distance: p)))
+        first = pulled[0][0]
+        value = torch.cat([f.value for f, _ in pulled], dim=1) if len(pulled) > 1 else first.value
+        leaves = (value, first.grad, first.hess)
+        wrt = [t.requires_grad_(True) for t in leaves if t is not None]
+        with torch.enable_grad():
+            losses = self.problem.losses_from_fields(Fields(*leaves), batch, names)
+            cots = iter(torch.autograd.grad(objective(losses).sum(), wrt, allow_unused=True))
+        value_bar, grad_bar, hess_bar = (next(cots) if t is not None else None for t in leaves)
+        grad = pulled[0][1](Fields(None if value_bar is None else value_bar[:, :lead], grad_bar, hess_bar))
+        if len(pulled) > 1 and value_bar is not None:
+            grad = grad + pulled[1][1](Fields(value_bar[:, lead:], None, None))
+        return {k: v.detach() for k, v in losses.items()}, grad
+
     def _fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
         distance = None
         if self.net.bc == "hard":

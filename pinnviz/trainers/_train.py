@@ -313,6 +313,7 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
             writer.complete_losses = complete
     else:  # a Monte Carlo quadrature is re-drawn every step: all components on this step's points
         step_names = list(names)
+    hand_written = uses_pullback(physics)
     flusher = BackgroundFlusher()  # blocks are completed and written while training goes on
     for writer in writers:
         writer.flusher = flusher
@@ -325,7 +326,12 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                 lbfgs = [make_lbfgs(row, config.lbfgs_lr, config.lbfgs_history) for row in rows]
             current = theta if rows is None else torch.stack(rows)
             rng = problem.quadrature.generator.get_state() if fixed_batch is None else None
-            losses = physics(current, step_names, fixed_batch)
+            pulled = None  # the objective's gradient, where the hand-written reverse pass is used
+            if rows is None and balancer is None and hand_written:
+                batch = fixed_batch if fixed_batch is not None else physics.prepare(current.detach())
+                losses, pulled = physics.loss_and_grad(current, step_names, lambda values: values[objective], batch)
+            else:
+                losses = physics(current, step_names, fixed_batch)
             weights = None
             balance_state = balancer.state_rows() if balancer is not None else None
             if balancer is not None:
@@ -353,7 +359,10 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                 _lbfgs_step(physics, lbfgs, rows, step_names, fixed_batch, objective, weights, components)
                 continue
             optimizer.zero_grad(set_to_none=True)
-            _objective(losses, objective, weights, components).sum().backward()
+            if pulled is not None:
+                theta.grad = pulled
+            else:
+                _objective(losses, objective, weights, components).sum().backward()
             optimizer.step()
         for writer in writers:
             writer.close("failed" if failed else "complete", **({"failure": failed} if failed else {}))
@@ -365,6 +374,14 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
         flusher.shutdown()
     if failed:
         raise NonFiniteError(f"training stopped: {failed}; the store keeps the rows up to it")
+
+
+def uses_pullback(physics: PhysicsLosses) -> bool:
+    """Whether plain Adam / gradient-descent steps take their gradient from the network's hand-written reverse
+    pass (`nets/_pullback.py`): for one input (poisson1d), where it is faster than autograd's graph of the
+    forward-mode channels; with two inputs the channels are larger and autograd's reverse pass in x is
+    faster (benchmarks/bench_train_speed.py). Balancing and L-BFGS always use autograd."""
+    return physics.net.inputs == 1
 
 
 def _objective(losses: dict, objective: str, weights: torch.Tensor | None, components) -> torch.Tensor:
