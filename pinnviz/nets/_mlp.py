@@ -2,7 +2,7 @@
 
 Value, input-Jacobian and input-Hessian are propagated analytically through the layers
 (forward mode), batched over parameter vectors. Value, the d first-derivative channels and
-the d*d second-derivative channels are stacked along one axis so each linear layer is a
+the d(d+1)/2 second-derivative channels (a <= b) are stacked along one axis so each linear layer is a
 single batched matmul.
 """
 
@@ -180,8 +180,11 @@ class MLP:
             value = value + params["output.bias"][:, None, :]
         grad = out[:, :, 1 : 1 + d].permute(0, 3, 1, 2) if order >= 1 else None  # (G, N, outputs, d)
         hess = None
-        if order >= 2:
-            hess = out[:, :, 1 + d :].permute(0, 3, 1, 2).reshape(G, N, self.outputs, d, d)
+        if order >= 2:  # the d(d+1)/2 channels a <= b, each placed at (a, b) and (b, a)
+            upper = out[:, :, 1 + d :]
+            if d > 1:
+                upper = upper.index_select(2, _full_hessian_index(d, upper.device))
+            hess = upper.permute(0, 3, 1, 2).reshape(G, N, self.outputs, d, d)
         return Fields(value, grad, hess)
 
     def last_hidden(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -305,8 +308,19 @@ class _Channels:
         return torch.stack(self.parts, dim=2)
 
 
+def _pairs(d: int) -> list[tuple[int, int]]:
+    """The second-derivative channels: d2/dx_a dx_b for a <= b (the Hessian is symmetric)."""
+    return [(a, b) for a in range(d) for b in range(a, d)]
+
+
+def _full_hessian_index(d: int, device) -> torch.Tensor:
+    """For each (a, b) of the d x d Hessian in row-major order, its channel among `_pairs(d)`."""
+    where = {pair: i for i, pair in enumerate(_pairs(d))}
+    return torch.tensor([where[(min(a, b), max(a, b))] for a in range(d) for b in range(d)], device=device)
+
+
 def _n_channels(d: int, order: int) -> int:
-    return 1 + (d if order >= 1 else 0) + (d * d if order >= 2 else 0)
+    return 1 + (d if order >= 1 else 0) + (d * (d + 1) // 2 if order >= 2 else 0)
 
 
 def _stacked_first_layer(z2, W2, order, kind, in_place):
@@ -317,9 +331,8 @@ def _stacked_first_layer(z2, W2, order, kind, in_place):
     ch.add(s)
     for a in range(d if order >= 1 else 0):
         ch.mul(half_ds, W2[:, :, a, None])
-    for a in range(d if order >= 2 else 0):
-        for b in range(d):
-            ch.scale(torch.mul(curv, -(W2[:, :, a] * W2[:, :, b])[:, :, None], out=ch.out()), half_ds)
+    for a, b in _pairs(d) if order >= 2 else ():
+        ch.scale(torch.mul(curv, -(W2[:, :, a] * W2[:, :, b])[:, :, None], out=ch.out()), half_ds)
     return ch.result()
 
 
@@ -333,10 +346,9 @@ def _stacked_hidden_layer(zs, d, order, kind, in_place):
     ch.add(s)
     for a in range(d if order >= 1 else 0):
         ch.mul(half_ds, zs[1 + a])
-    for a in range(d if order >= 2 else 0):
-        for b in range(d):
-            jj = zs[1 + a] * zs[1 + b]
-            ch.scale(torch.addcmul(zs[1 + d + a * d + b], curv, jj, value=-1.0, out=ch.out()), half_ds)
+    for i, (a, b) in enumerate(_pairs(d) if order >= 2 else ()):
+        jj = zs[1 + a] * zs[1 + b]
+        ch.scale(torch.addcmul(zs[1 + d + i], curv, jj, value=-1.0, out=ch.out()), half_ds)
     return ch.result()
 
 
@@ -348,9 +360,6 @@ def _times_distance(out, dist, d, order):
     channels = [D * y]
     if order >= 1:
         channels += [D * ys[1 + a] + dD[:, a] * y for a in range(d)]
-    if order >= 2:
-        for a in range(d):
-            for b in range(d):
-                channels.append(D * ys[1 + d + a * d + b] + dD[:, a] * ys[1 + b]
-                                + dD[:, b] * ys[1 + a] + d2D[:, a, b] * y)
+    for i, (a, b) in enumerate(_pairs(d) if order >= 2 else ()):
+        channels.append(D * ys[1 + d + i] + dD[:, a] * ys[1 + b] + dD[:, b] * ys[1 + a] + d2D[:, a, b] * y)
     return torch.stack(channels, dim=2)
