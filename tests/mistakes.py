@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 import zarr
 from typer.testing import CliRunner
 
@@ -189,7 +190,7 @@ def mistakes(folder: Path) -> list[Mistake]:
         Mistake("train unknown problem", ["train", "heat1d", "--steps", "2", "--out", fresh]),
         Mistake("train --quadrature simpson", [*train, "--quadrature", "simpson", "--out", fresh]),
         Mistake("train --points 0", [*train, "--points", "0", "--out", fresh]),
-        Mistake("train --device cuda without CUDA", [*train, "--device", "cuda", "--out", fresh]),
+        Mistake("train --device tpu", [*train, "--device", "tpu", "--out", fresh]),
         Mistake("train --solution 1/x", [*train, "--solution", "1/x", "--out", fresh]),
         Mistake("train --solution sqrt(x-2)", [*train, "--solution", "sqrt(x-2)", "--out", fresh]),
         Mistake("train --solution sin(pi*x)/x", [*train, "--solution", "sin(pi*x)/x", "--out", fresh]),
@@ -220,7 +221,8 @@ def mistakes(folder: Path) -> list[Mistake]:
         Mistake("fit-manifold autoencoder option on pca", ["fit-manifold", s, "--anchor", "polar", "--name", "x"]),
         Mistake("fit-manifold --hidden not integers", ["fit-manifold", s, "--method", "autoencoder",
                                                        "--hidden", "a,b", "--name", "x"]),
-        Mistake("fit-manifold --device cuda for pca", ["fit-manifold", s, "--device", "cuda", "--name", "x"]),
+        Mistake("fit-manifold --device cuda for umap", ["fit-manifold", s, "--method", "umap", "--device", "cuda",
+                                                        "--name", "x"]),
         Mistake("fit-manifold on a read-only store", ["fit-manifold", s, "--name", "x"], read_only="s.zarr"),
         Mistake("fit-manifold on a truncated chunk", ["fit-manifold", d, "--name", "x"]),
         Mistake("fit-manifold hessian-plane on two trajectories", ["fit-manifold", s, "--method", "hessian-plane",
@@ -270,8 +272,8 @@ def mistakes(folder: Path) -> list[Mistake]:
                                                     "--method", "power"]),
         Mistake("landscape --dims --name of a 2-D landscape", ["landscape", s, "--dims", "2", "-t",
                                                                "pinn-adam-seed0", "--name", "pca"]),
-        Mistake("landscape --dims --device cuda", ["landscape", s, "--dims", "2", "-t", "pinn-adam-seed0",
-                                                   "--device", "cuda"]),
+        Mistake("landscape --dims --device tpu", ["landscape", s, "--dims", "2", "-t", "pinn-adam-seed0",
+                                                  "--device", "tpu"]),
         Mistake("landscape --dims on a read-only store", ["landscape", s, "--dims", "2", "-t", "pinn-adam-seed0"],
                 read_only="s.zarr"),
         Mistake("probe topology of a stale landscape", ["probe", "topology", str(folder / "stale.zarr"),
@@ -327,6 +329,11 @@ def mistakes(folder: Path) -> list[Mistake]:
         Mistake("probe spectrum --every 0", ["probe", "spectrum", s, "--every", "0"]),
         Mistake("probe mli on a read-only store", ["probe", "mli", s], read_only="s.zarr"),
         Mistake("probe acceleration unknown trajectory", ["probe", "acceleration", s, "-t", "nope"]),
+        # --device: an unknown name anywhere; CUDA where a probe computes nothing a GPU would speed up
+        Mistake("probe mli --device tpu", ["probe", "mli", s, "--device", "tpu"]),
+        Mistake("probe goldilocks --device cuda:-1", ["probe", "goldilocks", s, "--device", "cuda:-1"]),
+        Mistake("probe acceleration --device cuda", ["probe", "acceleration", s, "--device", "cuda"]),
+        Mistake("probe topology --device cuda", ["probe", "topology", s, "--landscape", "pca", "--device", "cuda"]),
         # Dask options (one plumbing for sweep, landscape, compare and the probes that run on workers)
         Mistake("sweep --workers -1", ["sweep", "poisson1d", "--grid", "seed=0..1", "--steps", "2", "--out",
                                        str(folder / "sweep"), "--workers", "-1"]),
@@ -351,6 +358,15 @@ def mistakes(folder: Path) -> list[Mistake]:
         Mistake("demo -o inside a store", ["demo", "--quick", "-o", f"{s}/demo"]),
         Mistake("demo -o a file", ["demo", "--quick", "-o", str(folder / "afile.txt")]),
     ]
+    if not torch.cuda.is_available():  # a mistake only where this machine has no GPU
+        commands = {"train": [*train, "--out", fresh], "fit-manifold": ["fit-manifold", s, "--name", "x"],
+                    "landscape --dims": ["landscape", s, "--dims", "2", "-t", "pinn-adam-seed0"],
+                    "compare": ["compare", s, "--methods", "pca", "-o", out],
+                    **{f"probe {probe}": ["probe", probe, s] for probe in (
+                        "mli", "hessian-walk", "random-planes", "spectrum", "basis", "goldilocks", "hessian-landscape",
+                        "ntk")}}
+        m += [Mistake(f"{label} --device cuda without CUDA", [*argv, "--device", "cuda"])
+              for label, argv in commands.items()]
     return m
 
 

@@ -13,6 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from pinnviz.devices import DEVICE_FORMS
+from pinnviz.devices import check_device as check_device
+from pinnviz.devices import refuse_device as refuse_device
 from pinnviz.errors import PinnvizError
 from pinnviz.store._paths import writable_file as writable_file
 from pinnviz.store._paths import writable_folder as writable_folder
@@ -136,3 +139,12 @@ def step_progress(description: str, loss_name: str | None = None, every_seconds:
 
 
 Force = Annotated[bool, typer.Option("--force", help="Replace stored results of the same name.")]
+
+
+def device_option(where: str = "") -> object:
+    """The `--device` option of a command (checked by `check_device` first thing in its body, so that a
+    device this machine lacks costs nothing); `where` says which parts run on it or stay on the CPU."""
+    return Annotated[str, typer.Option("--device", help=f"Torch device: {DEVICE_FORMS}{where}.")]
+
+
+Device = device_option()

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pinnviz.cli._common import err, friendly_errors, out, split_names
+from pinnviz.cli._common import check_device, err, friendly_errors, out, split_names
+from pinnviz.devices import DEVICE_FORMS
 from pinnviz.errors import InvalidSettingError
 from pinnviz.manifolds import MANIFOLDS, fit_manifold, manifold_class
 from pinnviz.manifolds._fit import select_points
@@ -129,7 +129,8 @@ def fit_manifold_command(
     subspace: Annotated[int | None, typer.Option(help="Fit in the top-K principal subspace (0: on the full "
                                                  "vectors; default: K=64 above 20,000 parameters, else 0).",
                                                  rich_help_panel=AE)] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda (autoencoder; pca's out-of-core products).",
+    device: Annotated[str, typer.Option("--device", help=f"Torch device: {DEVICE_FORMS} (autoencoder; pca's "
+                                        "snapshot Gram products; other methods run on the CPU).",
                                         rich_help_panel=AE)] = "cpu",
     threads: Annotated[int | None, typer.Option(help="torch CPU threads while training (1 is faster on a busy "
                                                 "machine).", rich_help_panel=AE)] = None,
@@ -157,6 +158,7 @@ def fit_manifold_command(
 
     hessian-plane (the top two Hessian eigenvectors at the trajectory's last row) and trench (the basis
     functions' Gram null direction and a random direction) are fitted on one trajectory."""
+    check_device(device)
     cls = manifold_class(method)  # an unknown method fails before the store is read
     widths = None
     if hidden is not None:
@@ -172,8 +174,6 @@ def fit_manifold_command(
         "normalise": normalise,
     })
     if method in ("autoencoder", "pca"):
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise InvalidSettingError(f"--device {device} but CUDA is not available; use --device cpu")
         hyper["device"] = device
     elif device != "cpu":
         raise InvalidSettingError(f"--device applies to autoencoder and pca, not to --method {method}")

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pinnviz.cli._common import err, friendly_errors, out, split_names, step_progress
+from pinnviz.cli._common import check_device, device_option, err, friendly_errors, out, split_names, step_progress
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.errors import InvalidSettingError, unknown_name
 from pinnviz.landscape import compute_landscape
@@ -74,6 +74,9 @@ def _manifold_unless_dims(ctx: typer.Context, param: typer.CallbackParam, value:
 
 
 DIMS_PANEL = "d-dimensional landscapes (--dims)"
+LandscapeDevice = device_option(" (decoding the grid and its losses; with --dims the Hessian and the grid, the "
+                                "eigensolvers and a PCA's eigenvectors on the CPU)")
+CompareDevice = device_option(" (the autoencoder fit and every landscape; the other fits on the CPU)")
 DIMS_ONLY = ("directions", "trajectory", "at", "span", "method", "seed")
 MANIFOLD_ONLY = ("margin", "workers", "scheduler", "scheduler_file")
 
@@ -101,7 +104,7 @@ def landscape_command(
                                                     "(default 0.1; 0 for the autoencoder's box).")] = None,
     name: Annotated[str | None, typer.Option(help="Stored landscape name (default: the manifold's; with --dims "
                                              "probes/DIRECTIONS-landscape-TRAJ-Dd).")] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: LandscapeDevice = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
     chunk: Annotated[int | None, typer.Option(help="Parameter vectors per batch (default: by the "
                                                 "number of quadrature points).")] = None,
@@ -132,6 +135,7 @@ def landscape_command(
     With --dims D (and --directions, --trajectory) it is a D-dimensional grid around the trajectory's vector
     along Hessian, random or PCA directions, stored in probes/NAME for `pinnviz probe topology`.
     """
+    check_device(device)
     if dims is not None:
         _dims_landscape(ctx, store, dims=dims, directions=directions, trajectory=trajectory, at=at, span=span,
                         resolution=resolution if _given(ctx, "resolution") else None, loss=loss, method=method,
@@ -171,8 +175,6 @@ def _dims_landscape(ctx: typer.Context, store: Path, *, dims: int, directions: s
     check_dims_options(dims, directions, resolution, span)
     if method not in METHODS:
         raise unknown_name("Hessian method (--method)", method, METHODS)
-    if device != "cpu":
-        raise InvalidSettingError(f"--dims landscapes are evaluated on the CPU; leave out --device {device}")
     if chunk is not None and chunk < 1:
         raise InvalidSettingError(f"chunk={chunk} must be an integer >= 1 (parameter vectors per batch)")
     if trajectory is None:
@@ -186,7 +188,8 @@ def _dims_landscape(ctx: typer.Context, store: Path, *, dims: int, directions: s
     with stage_progress() as progress:
         result = direction_landscape(run, trajectory, dims=dims, directions=directions, step=at, resolution=resolution,
                                      span=span, losses=losses, method=method, seed=seed, dtype=dtype, chunk=chunk,
-                                     name=name, progress=lambda done, total: progress("evaluate", done, total))
+                                     device=device, name=name,
+                                     progress=lambda done, total: progress("evaluate", done, total))
     attrs = result["attrs"]
     detail = {"hessian": lambda: "eigenvalues " + ", ".join(f"{v:.4g}" for v in attrs["eigenvalues"])
               + f" ({attrs['method']})",
@@ -216,7 +219,7 @@ def compare_command(
     ae_seconds: Annotated[float, typer.Option(help="Time budget of the autoencoder fit.")] = 30.0,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figure and tables.")] = Path("."),
     image_format: Annotated[str, typer.Option("--format", help="png, svg or pdf.")] = "png",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: CompareDevice = "cpu",
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
     scheduler_file: SchedulerFileOption = None,
@@ -228,6 +231,7 @@ def compare_command(
     With --workers, --scheduler or --scheduler-file each grid is evaluated in blocks on Dask workers.
     Stale landscapes (their manifold was refitted) are computed again.
     """
+    check_device(device)
     if not ae_seconds > 0 or ae_seconds == float("inf"):
         raise InvalidSettingError(f"--ae-seconds {ae_seconds} must be a finite number > 0")
     run = open_run(store, mode="r+")

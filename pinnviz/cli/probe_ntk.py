@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import Force, friendly_errors, out
+from pinnviz.cli._common import Force, check_device, device_option, friendly_errors, out
 from pinnviz.cli.probe import probe_app
 from pinnviz.store import open_run
 from pinnviz.visualizer import save_figure
 from pinnviz.visualizer._export import figure_format
 from pinnviz.visualizer._ntk import ntk_figure
+
+NtkDevice = device_option(" (the Jacobians and K = J J^T; K's eigenvalues and norms on the CPU)")
 
 
 @probe_app.command("ntk")
@@ -26,17 +28,19 @@ def ntk_command(
     seed: Annotated[int, typer.Option(help="Seed of the point subset.")] = 0,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the figure here "
                                                 "(.png, .svg or .pdf).")] = None,
+    device: NtkDevice = "cpu",
     force: Force = False,
 ) -> None:
     """NTK blocks K_uu, K_rr at logged steps: traces, eigenvalues, Delta K(t) (stored in probes/ntk-NAME)."""
     from pinnviz.probes.ntk import ntk
 
+    check_device(device)
     if output is not None:
         figure_format(output)
     results = []
     for store in stores:
         run = open_run(store, mode="r+", overwrite=force)
-        result = ntk(run, trajectory, every=every, points=points, seed=seed)
+        result = ntk(run, trajectory, every=every, points=points, seed=seed, device=device)
         label = f"{result['problem']} width {result['width']} depth {result['depth']}"
         results.append((label, result))
         out.print(f"{store}: {result['name']}  Delta K(end) = {result['delta'][-1]:.3g}  "

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import Force, err, friendly_errors, out, split_names
+from pinnviz.cli._common import (
+    Force,
+    check_device,
+    device_option,
+    err,
+    friendly_errors,
+    out,
+    refuse_device,
+    split_names,
+)
 from pinnviz.cli.probe import probe_app
 from pinnviz.store import open_run
 from pinnviz.visualizer import save_figure
@@ -17,6 +26,8 @@ from pinnviz.visualizer._export import figure_format
 
 StorePath = Annotated[Path, typer.Argument(help="A pinnviz store (run.zarr).")]
 FigurePath = Annotated[Path | None, typer.Option("--output", "-o", help="Figure to write (.png, .svg or .pdf).")]
+HessianLandscapeDevice = device_option(" (the Hessian or its products and the grid's losses; the eigensolver, "
+                                       "LAPACK or ARPACK, on the CPU)")
 
 
 @probe_app.command("hessian-landscape")
@@ -36,15 +47,17 @@ def hessian_landscape_command(
     losses: Annotated[str | None, typer.Option(help="Losses on the grid, comma-separated (default: --loss).")] = None,
     method: Annotated[str, typer.Option(help="auto (exact up to 2,000 parameters), exact or lanczos.")] = "auto",
     name: Annotated[str | None, typer.Option(help="Store as probes/NAME (default hessian-landscape-TRAJ-Dd).")] = None,
+    device: HessianLandscapeDevice = "cpu",
     force: Force = False,
 ) -> None:
     """A d-dimensional landscape along the top-d Hessian eigenvectors at a trajectory point (probes/NAME)."""
     from pinnviz.probes.hessian_landscape import hessian_landscape
 
+    check_device(device)
     run = open_run(store, mode="r+", overwrite=force)
     with err.status("Hessian directions and the grid"):
         result = hessian_landscape(run, trajectory, dims=dims, row=row, resolution=resolution, span=span, loss=loss,
-                                   losses=split_names(losses), method=method, name=name)
+                                   losses=split_names(losses), method=method, name=name, device=device)
     attrs = result["attrs"]
     values = ", ".join(f"{v:.4g}" for v in attrs["eigenvalues"])
     out.print(f"{attrs['trajectory']} step {attrs['step']} ({attrs['loss']}): eigenvalues {values} "
@@ -65,12 +78,15 @@ def topology_command(
     name: Annotated[str | None, typer.Option(help="Store as probes/NAME (default topology-LANDSCAPE).")] = None,
     figure: FigurePath = None,
     dpi: Annotated[float, typer.Option(help="Resolution of a PNG figure.")] = 100,
+    device: Annotated[str, typer.Option("--device", help="cpu only: the merge tree of a stored grid is built "
+                                        "in NumPy (no loss is evaluated).")] = "cpu",
     force: Force = False,
 ) -> None:
     """Merge tree of a landscape's sublevel sets: minima, saddles, basins, persistence, the landscape profile."""
     from pinnviz.probes.topology import landscape_field, topology
     from pinnviz.visualizer._topology import topology_figure
 
+    refuse_device(device, "probe topology", "builds the merge tree of a stored grid in NumPy")
     if figure is not None:
         figure_format(figure)
     run = open_run(store, mode="r+", overwrite=force)

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from pinnviz.cli._common import Force, err, friendly_errors, out, split_names, step_progress
+from pinnviz.cli._common import (
+    Force,
+    check_device,
+    device_option,
+    err,
+    friendly_errors,
+    out,
+    split_names,
+    step_progress,
+)
 from pinnviz.cli.probe import probe_app
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
 from pinnviz.errors import InvalidSettingError
@@ -41,6 +50,11 @@ Figure = Annotated[Path | None, typer.Option("--output", "-o", help="Write the f
 Trajectories = Annotated[str | None, typer.Option("--trajectories", "-t",
                                                   help="Trajectories, comma-separated (default: the first).")]
 Loss = Annotated[str | None, typer.Option(help="Loss to probe (default: each trajectory's objective).")]
+LossDevice = device_option(" (losses; ensemble training with --scales)")
+HessianDevice = device_option(" (Hessians or their products, and losses; the eigensolvers, LAPACK or ARPACK, on "
+                              "the CPU)")
+PathDevice = device_option(" (the Bezier fit and the paths' losses)")
+PlaneDevice = device_option(" (losses; directions and Monte Carlo points drawn on the CPU)")
 
 
 @contextmanager
@@ -99,6 +113,7 @@ def mli_command(
     points: Annotated[int, typer.Option(help="Interpolation points alpha in [0, 1].")] = 51,
     tolerance: Annotated[float, typer.Option(help="Largest rise, relative to a curve's range, still monotonic.")]
     = 1e-6,
+    device: LossDevice = "cpu",
     figure: Figure = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
@@ -112,11 +127,12 @@ def mli_command(
     """
     from pinnviz.cli.landscape import _maybe_dask
 
+    check_device(device)
     run = _open(store, figure, force)
     names = split_names(trajectories)
     scale_list = _floats(scales, "scales")
     ensembles = {"losses": split_names(losses) or [], "scales": scale_list, "seeds": seeds, "steps": steps,
-                 "lr": lr, "log_every": log_every}
+                 "lr": lr, "log_every": log_every, "device": device}
     if scale_list:  # the ensembles' trajectories are checked after they are trained
         check_mli(run, [], points=points, empty=True)
         plan_mli_ensembles(run, **ensembles)
@@ -128,7 +144,7 @@ def mli_command(
                 trained = train_mli_ensembles(run, progress=None if client is not None else progress, client=client,
                                               **ensembles)
             names = names or trained
-        result = mli(run, names, points=points, tolerance=tolerance, client=client)
+        result = mli(run, names, points=points, tolerance=tolerance, device=device, client=client)
     out.print(f"{result['n_monotonic']} of {result['n_curves']} curves decrease monotonically")
     for loss in sorted(set(result["losses"])):
         for scale in sorted(set(result["scale"].tolist())):
@@ -147,15 +163,17 @@ def hessian_walk_command(
     eta: Annotated[float, typer.Option(help="Step size.")] = 1.0,
     steps: Annotated[int, typer.Option(help="Number of steps.")] = 500,
     loss: Loss = None,
+    device: HessianDevice = "cpu",
     figure: Figure = None,
     force: Force = False,
 ) -> None:
     """Hessian walk (section 2.2): steps along the smallest-|eigenvalue| eigenvector from the final point."""
+    check_device(device)
     run = _open(store, figure, force)
     stored = []
     for traj in _trajectories(run, trajectories):
         with bar(f"walk {traj}") as progress:
-            result = hessian_walk(run, traj, eta=eta, steps=steps, loss=loss, progress=progress)
+            result = hessian_walk(run, traj, eta=eta, steps=steps, loss=loss, device=device, progress=progress)
         out.print(f"{traj} ({result['objective']}): |theta_f| = {result['theta_norm']:.4g}, travelled "
                   f"{result['distance'].max():.4g}, max |loss change| {abs(result['change']).max():.3g} "
                   f"({result['seconds']:.1f} s); stored in {store}/probes/{result['name']}")
@@ -174,10 +192,12 @@ def mode_connectivity_command(
     iterations: Annotated[int, typer.Option(help="L-BFGS evaluations for the control point.")] = 500,
     nodes: Annotated[int, typer.Option(help="Midpoint nodes in t for equation (5).")] = 32,
     points: Annotated[int, typer.Option(help="Points in t where the paths are drawn.")] = 101,
+    device: PathDevice = "cpu",
     figure: Figure = None,
     force: Force = False,
 ) -> None:
     """Mode connectivity (section 2.3): straight and quadratic Bezier paths between two solutions."""
+    check_device(device)
     run = _open(store, figure, force)
     names = _trajectories(run, trajectories, count=2)
     if trajectories is None and len(names) < 2:
@@ -189,7 +209,7 @@ def mode_connectivity_command(
     for first, second in zip(names[::2], names[1::2], strict=True):
         with bar(f"Bezier {first} - {second}") as progress:
             result = mode_connectivity(run, first, second, loss=loss, iterations=iterations, nodes=nodes,
-                                       points=points, progress=progress)
+                                       points=points, device=device, progress=progress)
         out.print(f"{first} - {second} ({result['loss']}): barrier straight {result['barrier_straight']:.4g}, "
                   f"Bezier {result['barrier_curved']:.4g}; stored in {store}/probes/{result['name']}")
         stored.append(load_probe(run, result["name"]))
@@ -209,6 +229,7 @@ def random_planes_command(
     seed: Annotated[int, typer.Option(help="Seed of the first plane.")] = 0,
     stochastic: Annotated[int | None, typer.Option(help="Re-draw B Monte Carlo points at every evaluation.")]
     = None,
+    device: PlaneDevice = "cpu",
     figure: Figure = None,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = None,
@@ -221,13 +242,14 @@ def random_planes_command(
     """
     from pinnviz.cli.landscape import _maybe_dask
 
+    check_device(device)
     run = _open(store, figure, force)
     traj = _trajectories(run, trajectories)[0]
     options = {"at": at, "pairs": pairs, "resolution": resolution, "extent": extent, "losses": split_names(loss),
                "stochastic": stochastic}
     check_random_planes(run, traj, **options)  # before a cluster is started
     with _maybe_dask(workers, scheduler, scheduler_file) as client:
-        result = random_planes(run, traj, seed=seed, client=client, **options)
+        result = random_planes(run, traj, seed=seed, device=device, client=client, **options)
     for name, value in result["variance"].items():
         out.print(f"integrand variance of {name} at the centre: {value:.4g}")
     out.print(f"stored in {store}/probes/{result['name']}")
@@ -246,16 +268,18 @@ def spectrum_command(
     lanczos: Annotated[bool, typer.Option(help="Only the smallest and largest eigenvalue (and the spectral norm), "
                                                "by Lanczos on Hessian-vector products: no P x P Hessian, for wide "
                                                "networks (the NTK paper's figure 1b).")] = False,
+    device: HessianDevice = "cpu",
     figure: Figure = None,
     force: Force = False,
 ) -> None:
     """Hessian spectrum (section 2.6) at stored rows of a trajectory."""
+    check_device(device)
     run = _open(store, figure, force)
     stored = []
     for traj in _trajectories(run, trajectories):
         with bar(f"spectrum {traj}") as progress:
-            result = spectrum(run, traj, every=every, loss=loss, activation=activation, progress=progress,
-                              lanczos=lanczos)
+            result = spectrum(run, traj, every=every, loss=loss, activation=activation, device=device,
+                              progress=progress, lanczos=lanczos)
         eig = result["eigenvalues"][-1]
         if lanczos:
             norms = ", ".join(f"{s}: {v:.4g}" for s, v in zip(result["step"], result["spectral_norm"], strict=True))
@@ -279,14 +303,16 @@ def hessian_plane_command(
     row: Annotated[int, typer.Option(help="Row of the trajectory at the plane's centre (-1: last).")] = -1,
     loss: Loss = None,
     name: Annotated[str, typer.Option(help="Stored manifold name.")] = "hessian-plane",
+    device: HessianDevice = "cpu",
     force: Force = False,
 ) -> None:
     """The plane of the two largest-eigenvalue Hessian eigenvectors at a point, stored as a manifold."""
+    check_device(device)
     run = open_run(store, mode="r+", overwrite=force)
     check_name("manifold", name)
     run.check_overwrite("manifold", name)  # before the Hessian is computed
     traj = _trajectories(run, trajectories)[0]
-    _, report = hessian_plane(run, traj, row=row, loss=loss, name=name)
+    _, report = hessian_plane(run, traj, row=row, loss=loss, name=name, device=device)
     out.print(f"eigenvalues {report['eigenvalues'][0]:.4g}, {report['eigenvalues'][1]:.4g}; mean projection error "
               f"of {traj}: {report['mean_projection_error']:.3g}")
     out.print(f"stored in {store}/manifolds/{name}; draw it with: pinnviz landscape {store} --manifold {name}")

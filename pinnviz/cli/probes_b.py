@@ -7,9 +7,19 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import Force, err, friendly_errors, out, split_names
+from pinnviz.cli._common import (
+    Force,
+    check_device,
+    device_option,
+    err,
+    friendly_errors,
+    out,
+    refuse_device,
+    split_names,
+)
 from pinnviz.cli.probe import probe_app
 from pinnviz.cli.sweep import SchedulerFileOption, SchedulerOption, WorkersOption
+from pinnviz.devices import DEVICE_FORMS
 from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import load_landscape
 from pinnviz.probes._store import load_probe
@@ -24,6 +34,7 @@ TrajectoryName = Annotated[str | None, typer.Option("--trajectory", "-t",
 LossNames = Annotated[str | None, typer.Option("--loss", help="Losses, comma-separated (default: the objectives "
                                                "of the store's trajectories).")]
 Dpi = Annotated[float, typer.Option(help="Resolution of a PNG figure.")]
+TrainingDevice = device_option(" (the batched trainings; initialisations drawn on the CPU)")
 
 
 def open_for_probe(store: Path, figure: Path | None, force: bool = False):
@@ -74,6 +85,8 @@ def basis_command(
     resolution: Annotated[int, typer.Option(help="Grid points per axis of the trench plane.")] = 41,
     seed: Annotated[int, typer.Option(help="Seed of the random direction.")] = 0,
     no_landscape: Annotated[bool, typer.Option("--no-landscape", help="Skip the trench plane.")] = False,
+    device: Annotated[str, typer.Option("--device", help=f"Torch device: {DEVICE_FORMS} (basis functions and "
+                                        "losses; the Gram matrix and its eigenvectors on the CPU).")] = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     force: Force = False,
@@ -82,9 +95,10 @@ def basis_command(
     from pinnviz.probes.basis import basis
     from pinnviz.visualizer._probes_b import basis_figure
 
+    check_device(device)
     run = open_for_probe(store, figure, force)
     result = basis(run, trajectory, step=step, tolerance=tolerance, span=span, resolution=resolution, seed=seed,
-                   landscape=not no_landscape)
+                   landscape=not no_landscape, device=device)
     attrs = result["attrs"]
     out.print(f"{attrs['trajectory']} ({attrs['loss']}), step {attrs['step']}: Gram rank {attrs['rank']} of "
               f"{attrs['width']} (tolerance {attrs['tolerance']:g}); loss change along [Delta, 0]: "
@@ -102,6 +116,8 @@ def trajectory_pca_command(
     trajectory: TrajectoryName = None,
     resolution: Annotated[int, typer.Option(help="Grid points per axis of each plane.")] = 41,
     no_landscape: Annotated[bool, typer.Option("--no-landscape", help="Only the explained variance.")] = False,
+    device: Annotated[str, typer.Option("--device", help=f"Torch device: {DEVICE_FORMS} (the planes' "
+                                        "landscapes; the PCA is NumPy's SVD on the CPU).")] = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     force: Force = False,
@@ -110,9 +126,10 @@ def trajectory_pca_command(
     from pinnviz.probes.trajectory_pca import trajectory_pca
     from pinnviz.visualizer._probes_b import trajectory_pca_figure
 
+    check_device(device)
     run = open_for_probe(store, figure, force)
     with err.status("principal planes and their landscapes"):
-        result = trajectory_pca(run, trajectory, resolution=resolution, landscape=not no_landscape)
+        result = trajectory_pca(run, trajectory, resolution=resolution, landscape=not no_landscape, device=device)
     attrs = result["attrs"]
     ratios = ", ".join(f"{100 * r:.1f}%" for r in attrs["ratios"][:3])
     out.print(f"{attrs['trajectory']} ({attrs['loss']}): explained variance of PC1-3 {ratios}; "
@@ -129,6 +146,8 @@ def acceleration_command(
     trajectories: Annotated[str | None, typer.Option("--trajectories", "-t", help="Trajectories, comma-separated "
                                                      "(default: every trajectory of the store).")] = None,
     lr: Annotated[float | None, typer.Option(help="Pseudo-time step (default: each trajectory's lr).")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu only: finite differences of stored vectors in "
+                                        "NumPy (no loss is evaluated).")] = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     force: Force = False,
@@ -137,6 +156,7 @@ def acceleration_command(
     from pinnviz.probes.acceleration import acceleration
     from pinnviz.visualizer._probes_b import acceleration_figure
 
+    refuse_device(device, "probe acceleration", "takes finite differences of the stored vectors in NumPy")
     run = open_for_probe(store, figure, force)
     names = split_names(trajectories) or run.trajectory_names()
     probes = []
@@ -179,6 +199,7 @@ def goldilocks_command(
     lr: Lr = 1e-3,
     seed: Seed = 0,
     log_every: LogEvery = 50,
+    device: TrainingDevice = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     force: Force = False,
@@ -187,13 +208,14 @@ def goldilocks_command(
     from pinnviz.probes.goldilocks import goldilocks
     from pinnviz.visualizer._probes_b import goldilocks_figure
 
+    check_device(device)
     run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     bar, progress = step_bar("goldilocks")
     with bar:
         result = goldilocks(run, losses, radii=numbers(radii, "--radii"), trials=trials,
                             scales=numbers(scales, "--scales"), steps=steps, free_steps=free_steps, lr=lr,
-                            seed=seed, log_every=log_every, progress=progress)
+                            seed=seed, log_every=log_every, device=device, progress=progress)
     attrs = result["attrs"]
     for name, info in attrs["summary"].items():
         finals = ", ".join(f"R={r:g}: {v:.3g}" for r, v in zip(attrs["radii"], info["median_final"], strict=True))
@@ -215,6 +237,7 @@ def intrinsic_dim_command(
     seed: Seed = 0,
     no_reference: Annotated[bool, typer.Option("--no-reference", help="Skip the full-space run.")] = False,
     log_every: LogEvery = 100,
+    device: TrainingDevice = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     force: Force = False,
@@ -223,12 +246,13 @@ def intrinsic_dim_command(
     from pinnviz.probes.intrinsic_dim import intrinsic_dim
     from pinnviz.visualizer._probes_b import intrinsic_dim_figure
 
+    check_device(device)
     run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     bar, progress = step_bar("intrinsic-dim")
     with bar:
         result = intrinsic_dim(run, losses, dims=numbers(dims, "--dims", int), steps=steps, lr=lr, seed=seed,
-                               reference=not no_reference, log_every=log_every, progress=progress)
+                               reference=not no_reference, log_every=log_every, device=device, progress=progress)
     attrs = result["attrs"]
     for name, info in attrs["summary"].items():
         finals = ", ".join(f"d={d}: {v:.4g}" for d, v in zip(attrs["dims"], info["final"], strict=True))
@@ -249,6 +273,7 @@ def bad_minima_command(
     lr: Lr = 1e-3,
     seed: Seed = 0,
     log_every: LogEvery = 25,
+    device: TrainingDevice = "cpu",
     figure: FigurePath = None,
     dpi: Dpi = 100,
     workers: WorkersOption = None,
@@ -264,6 +289,7 @@ def bad_minima_command(
     from pinnviz.probes.bad_minima import bad_minima, check_bad_minima
     from pinnviz.visualizer._probes_b import bad_minima_figure
 
+    check_device(device)
     run = open_for_probe(store, figure, force)
     losses = default_losses(run, loss)
     width_list, optimizer_list = numbers(widths, "--widths", int), split_names(optimizers) or []
@@ -272,7 +298,8 @@ def bad_minima_command(
     with _maybe_dask(workers, scheduler, scheduler_file) as client, bar:
         result = bad_minima(run, losses, widths=width_list,
                             optimizers=optimizer_list, runs=runs, steps=steps, lr=lr, seed=seed,
-                            log_every=log_every, progress=None if client is not None else progress, client=client)
+                            log_every=log_every, device=device, progress=None if client is not None else progress,
+                            client=client)
     for key, info in result["attrs"]["summary"].items():
         out.print(f"{key}: final loss min {info['min']:.4g}, median {info['median']:.4g}, max {info['max']:.4g}")
     finish(bad_minima_figure(load_probe(run, "bad-minima")), figure, dpi, "bad-minima")

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from pinnviz.cli._common import EXIT_INTERRUPTED, err, friendly_errors, out, print_error, step_progress
+from pinnviz.cli._common import (
+    EXIT_INTERRUPTED,
+    Device,
+    check_device,
+    err,
+    friendly_errors,
+    out,
+    print_error,
+    step_progress,
+)
 from pinnviz.cli.info import print_trajectory_table, stored_trajectory_summary
 from pinnviz.errors import InvalidSettingError, PinnvizError
 from pinnviz.store import open_run
@@ -86,7 +95,7 @@ def train_command(
                                                rich_help_panel=PROBLEM)] = None,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Other problem setting KEY=VALUE "
                                                        "(repeatable).", rich_help_panel=PROBLEM)] = None,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Device = "cpu",
     dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
     store_dtype: Annotated[str, typer.Option(help="Precision of the stored parameter vectors: float64 or "
                                              "float32 (half the disk; the losses stay float64).")] = "float64",
@@ -94,6 +103,7 @@ def train_command(
                                              "of --out; other options are read from the store.")] = False,
 ) -> None:
     """Train a physics-informed network and log every parameter vector to a Zarr store."""
+    check_device(device)
     try:
         names = _train_or_resume(**locals())
     except KeyboardInterrupt:

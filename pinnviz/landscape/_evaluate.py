@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError, StaleResultError, unknown_name
 from pinnviz.landscape._data import LandscapeData, TrajectoryDiagnostics, save_landscape
 from pinnviz.manifolds import Manifold, load_manifold, manifold_info, manifold_names, manifold_staleness
@@ -236,8 +237,7 @@ def check_landscape_options(run: Run, manifold_name: str | None, *, resolution: 
         raise InvalidSettingError(f"chunk={chunk} must be an integer >= 1 (parameter vectors per batch)")
     if dtype not in DTYPES:
         raise unknown_name("dtype", dtype, DTYPES)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidSettingError(f"device={device!r} but CUDA is not available; use --device cpu")
+    check_device(device)
     if losses is not None:
         if not list(losses):
             raise InvalidSettingError("the loss selection is empty; name at least one loss, e.g. --loss pinn")

@@ -35,6 +35,7 @@ import time
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.manifolds._ae_losses import (
     ANCHORS,
@@ -198,8 +199,7 @@ class AutoencoderManifold(Manifold):
             raise bad(f"threads={self.threads} must be >= 1")
         if self.dtype not in ("float32", "float64"):
             raise bad(f"dtype={self.dtype!r} must be float32 or float64")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise bad(f"device={self.device!r} but CUDA is not available; use device='cpu'")
+        check_device(self.device)
         if self.subspace is not None and not 0 <= self.subspace <= min(len(X), MAX_SUBSPACE):
             raise bad(f"subspace={self.subspace} must be between 0 (full vectors) and min(n_points, "
                       f"{MAX_SUBSPACE})={min(len(X), MAX_SUBSPACE)}")

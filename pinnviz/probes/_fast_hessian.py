@@ -28,8 +28,13 @@ def fast_hessian(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch: 
 
 
 def fast_spectrum(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch: dict | None = None):
-    """Eigenvalues (ascending) and eigenvectors (columns) of `fast_hessian` at theta (P,)."""
-    return torch.linalg.eigh(fast_hessian(physics, theta, name, batch))
+    """Eigenvalues (ascending) and eigenvectors (columns) of `fast_hessian` at theta (P,), as CPU tensors.
+
+    The Hessian is built on theta's device; the eigendecomposition is LAPACK's on the CPU wherever theta is
+    (a P x P symmetric matrix of a few thousand rows at most), so the eigenvectors' signs, which the walk and
+    the planes depend on, are those of the CPU path.
+    """
+    return torch.linalg.eigh(fast_hessian(physics, theta, name, batch).cpu())
 
 
 def objective_of(run, physics: PhysicsLosses, trajectory: str, loss: str | None = None) -> str:

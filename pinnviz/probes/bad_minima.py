@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.nets import MLP
 from pinnviz.probes._store import save_probe
@@ -30,10 +31,12 @@ def with_width(physics: PhysicsLosses, width: int) -> PhysicsLosses:
 
 
 def train_combination(physics: PhysicsLosses, losses: Sequence[str], width: int, optimizer: str, *, runs: int,
-                      steps: int, lr: float, seed: int, log_every: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """`runs` seeds of every loss at one (width, optimizer), as one batch: steps (T,), losses (T, L * runs)."""
+                      steps: int, lr: float, seed: int, log_every: int, device: str = "cpu",
+                      progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """`runs` seeds of every loss at one (width, optimizer), as one batch on `device`: steps (T,), losses
+    (T, L * runs)."""
     net_physics = with_width(physics, width)
-    theta0 = seeded_init(net_physics, [seed + k for k in range(runs)]).repeat(len(losses), 1)
+    theta0 = seeded_init(net_physics, [seed + k for k in range(runs)], device=device).repeat(len(losses), 1)
     objectives = [loss for loss in losses for _ in range(runs)]
     result = train_batch(net_physics, theta0, objectives, optimizer=optimizer, lr=lr, steps=steps,
                          log_every=log_every, progress=progress)
@@ -51,8 +54,9 @@ def _combination_on_worker(store: str, losses: list[str], width: int, optimizer:
 
 
 def check_bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int], optimizers: Sequence[str],
-                     runs: int) -> list[str]:
+                     runs: int, device: str = "cpu") -> list[str]:
     """The checked loss names; raises on a bad option before anything trains (or a cluster starts)."""
+    check_device(device)
     losses = run.physics().check_names(list(losses))
     for opt in optimizers:
         if opt not in OPTIMIZERS:
@@ -65,20 +69,21 @@ def check_bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int], 
 def bad_minima(run: Run, losses: Sequence[str], *, widths: Sequence[int] = WIDTHS,
                optimizers: Sequence[str] = ("adam", "sgd"), runs: int = 10, steps: int = 5000, lr: float = 1e-3,
                seed: int = 0, log_every: int = 25, name: str = "bad-minima", save: bool = True,
-               progress=None, client=None) -> dict:
+               device: str = "cpu", progress=None, client=None) -> dict:
     """Loss curves of `runs` seeds per (loss, width, optimizer).
 
     Returns (and stores in `probes/<name>`): steps (T,), and `<loss>/<optimizer>/w<width>` (T, runs) for
     each combination; attrs with the final losses' min / median / max per combination. With a
     `distributed.Client`, each (width, optimizer) is one task on its workers: the same numbers on a fixed
     quadrature (a Monte Carlo one is drawn afresh per task, not carried on from the previous combination).
+    Every batch trains on `device` (on the workers too).
     """
     physics = run.physics()
-    losses = check_bad_minima(run, losses, widths=widths, optimizers=optimizers, runs=runs)
+    losses = check_bad_minima(run, losses, widths=widths, optimizers=optimizers, runs=runs, device=device)
     arrays: dict[str, np.ndarray] = {}
     summary: dict[str, dict] = {}
     combos = [(int(width), opt) for width in widths for opt in optimizers]  # one batch holds every loss
-    settings = {"runs": runs, "steps": steps, "lr": lr, "seed": seed, "log_every": log_every}
+    settings = {"runs": runs, "steps": steps, "lr": lr, "seed": seed, "log_every": log_every, "device": device}
     if client is None:
         results = [train_combination(physics, losses, w, opt, progress=progress, **settings) for w, opt in combos]
     else:

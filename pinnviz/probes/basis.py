@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError, NonFiniteError
 from pinnviz.landscape import compute_landscape
 from pinnviz.manifolds import save_manifold
@@ -77,7 +78,7 @@ def null_direction(net: MLP, delta: np.ndarray, output: int = 0) -> np.ndarray:
 
 def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance: float = 1e-12,
           span: float = 2.0, resolution: int = 41, seed: int = 0, output: int = 0, line_points: int = 41,
-          landscape: bool = True, name: str | None = None, save: bool = True) -> dict:
+          landscape: bool = True, name: str | None = None, save: bool = True, device: str = "cpu") -> dict:
     """Basis functions, Gram rank and the null-direction plane at row `step` of a trajectory.
 
     Parameters
@@ -90,11 +91,14 @@ def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance:
     resolution : grid points per axis of the trench landscape
     output : which output's weights carry Delta (multi-output networks)
     landscape : compute the trench landscape (manifold and landscape `<name>` in the store)
+    device : where the basis functions and the line's and the landscape's losses are computed (the small
+        width x width Gram matrix and its eigendecomposition are formed on the CPU)
 
     Returns (and stores in `probes/<name>`, default `basis-<trajectory>`) arrays x, w, basis (N, width),
     gram, eigenvalues (ascending), delta, null_direction (n_params,), line_t, line_loss (along v) and
     attrs with the rank and `null_relative_change` = max |L(theta + t v) - L(theta)| / |L(theta)|.
     """
+    check_device(device)
     traj = select_trajectory(run, trajectory)
     physics = run.physics()
     loss = objective_of(run, physics, traj.name)
@@ -106,16 +110,16 @@ def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance:
     if int(resolution) < 2:
         raise InvalidSettingError(f"resolution={resolution} must be >= 2")
     name = name or f"basis-{traj.name}"
-    theta = torch.as_tensor(traj.params[step])
+    theta = torch.as_tensor(traj.params[step]).to(device)
     batch = physics.prepare(theta[None])
-    x, w, H = basis_functions(physics, theta, batch)
+    x, w, H = (t.cpu() for t in basis_functions(physics, theta, batch))
     gram = gram_matrix(H, w).numpy()
     rank, values, vectors = gram_rank(gram, tolerance)
     delta = vectors[:, 0]
     v = null_direction(physics.net, delta, output)
     line_t = np.linspace(-span, span, int(line_points))
-    line = torch.as_tensor(traj.params[step][None] + line_t[:, None] * v[None])
-    line_loss = physics.evaluate(line, [loss], batch=batch)[loss].numpy()
+    line = torch.as_tensor(traj.params[step][None] + line_t[:, None] * v[None]).to(device)
+    line_loss = physics.evaluate(line, [loss], batch=batch)[loss].cpu().numpy()
     centre = float(physics.evaluate(theta[None], [loss], batch=batch)[loss][0])
     change = float(np.max(np.abs(line_loss - centre)) / max(abs(centre), np.finfo(float).tiny))
     attrs = {
@@ -137,7 +141,7 @@ def basis(run: Run, trajectory: str | None = None, *, step: int = -1, tolerance:
         codes = manifold.encode(traj.params)
         save_manifold(run, name, manifold, coords={traj.name: codes}, fitted={traj.name: fitted},
                       attrs={"fitted_on": [traj.name], "probe": "basis"})
-        compute_landscape(run, name, resolution=int(resolution), losses=[loss], margin=0.0, name=name)
+        compute_landscape(run, name, resolution=int(resolution), losses=[loss], margin=0.0, name=name, device=device)
         attrs["landscape"] = name
     arrays = {"x": x.numpy(), "w": w.numpy(), "basis": H.numpy(), "gram": gram, "eigenvalues": values,
               "delta": delta, "null_direction": v, "line_t": line_t, "line_loss": line_loss}

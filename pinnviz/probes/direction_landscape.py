@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import AlreadyExistsError, InvalidSettingError, unknown_name
 from pinnviz.landscape import landscape_names
 from pinnviz.probes._fast_hessian import objective_of
@@ -71,14 +72,16 @@ def row_of_step(steps: np.ndarray, step: int, trajectory: str) -> int:
     return int(found[-1])
 
 
-def pca_directions(run: Run, trajectory: str, dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pca_directions(run: Run, trajectory: str, dims: int,
+                   device: str = "cpu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The top-`dims` principal components (dims, P) of the trajectory's rows, centred on their mean as the
-    PCA manifold is, with all singular values and the mean; refused when the rows span fewer directions."""
+    PCA manifold is, with all singular values and the mean (Gram products on `device`); refused when the rows
+    span fewer directions."""
     from pinnviz.manifolds._fit import select_source
     from pinnviz.manifolds._outofcore import snapshot_pca
 
     _, _, _, source, _ = select_source(run, [trajectory], 1)
-    pca = snapshot_pca(source, dims)
+    pca = snapshot_pca(source, dims, device=device)
     if len(pca.components) < dims:
         raise InvalidSettingError(f"trajectory {trajectory!r} ({source.n_points} rows) spans only "
                                   f"{len(pca.components)} principal directions; dims={dims} needs more")
@@ -96,7 +99,7 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
                         row: int | None = None, step: int | None = None, resolution: int | None = None,
                         span: float | None = None, loss: str | None = None, losses: list[str] | None = None,
                         method: str = "auto", seed: int = 0, dtype: str = "float64", chunk: int | None = None,
-                        name: str | None = None, save: bool = True,
+                        name: str | None = None, save: bool = True, device: str = "cpu",
                         progress: Callable[[int, int], None] | None = None) -> dict:
     """A d-dimensional landscape around a trajectory's vector along `directions`, stored in probes/NAME.
 
@@ -114,6 +117,8 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
     losses : losses evaluated on the grid (default `loss`)
     method : "auto", "exact" or "lanczos" for the Hessian (see `top_hessian_directions`)
     dtype : "float64" or "float32", the precision of the grid's evaluation
+    device : where the Hessian (or its products), a PCA's Gram products and the grid's losses are computed;
+        the eigensolvers (LAPACK, ARPACK) and the random directions run on the CPU
 
     Returns
     -------
@@ -126,6 +131,7 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
         raise unknown_name("Hessian method", method, METHODS)
     if dtype not in ("float64", "float32"):
         raise unknown_name("dtype", dtype, ("float64", "float32"))
+    check_device(device)
     if row is not None and step is not None:
         raise InvalidSettingError("give the centre as a row or as a step, not both")
     names = run.trajectory_names()
@@ -168,7 +174,8 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
     extra_arrays: dict[str, np.ndarray] = {}
     attrs = {"directions": directions}
     if directions == "hessian":
-        eigenvalues, basis, used = top_hessian_directions(physics, torch.as_tensor(center), loss, dims, method=method)
+        eigenvalues, basis, used = top_hessian_directions(physics, torch.as_tensor(center).to(device), loss, dims,
+                                                          method=method)
         extra_arrays["eigenvalues"] = eigenvalues
         attrs.update(method=used, eigenvalues=[float(v) for v in eigenvalues])
     elif directions == "random":
@@ -179,7 +186,7 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
             raise InvalidSettingError("the random directions are degenerate (the centre is almost all zeros)")
         attrs.update(method="filter-normalised", seed=int(seed), normalise="filter")
     else:
-        basis, singular, _ = pca_directions(run, trajectory, dims)
+        basis, singular, _ = pca_directions(run, trajectory, dims, device)
         extra_arrays["singular_values"] = singular
         variance = singular**2
         ratio = variance[:dims] / variance.sum() if variance.sum() > 0 else np.zeros(dims)
@@ -188,7 +195,7 @@ def direction_landscape(run: Run, trajectory: str | None = None, *, dims: int = 
     axes = [np.linspace(-span, span, resolution) for _ in range(dims)]
     started = time.perf_counter()
     grids = grid_losses(physics, center, basis, axes, grid_names, dtype=getattr(torch, dtype), chunk=chunk,
-                        progress=progress)
+                        device=device, progress=progress)
     evaluate_seconds = time.perf_counter() - started
     name = name or default_name(directions, trajectory, dims)
     arrays = {f"axis_{k}": a for k, a in enumerate(axes)}

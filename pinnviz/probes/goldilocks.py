@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run
@@ -25,14 +26,16 @@ SCALES = (0.01, 0.5, 1.0)
 def goldilocks(run: Run, losses: Sequence[str], *, radii: Sequence[float] = RADII, trials: int = 5,
                scales: Sequence[float] = SCALES, steps: int = 5000, free_steps: int | None = None, lr: float = 1e-3,
                optimizer: str = "adam", seed: int = 0, log_every: int = 50, name: str = "goldilocks",
-               save: bool = True, progress=None) -> dict:
+               save: bool = True, device: str = "cpu", progress=None) -> dict:
     """Final loss on hyperspheres of the given radii, and norms of unconstrained runs from scaled inits.
 
     Rows of the sphere job are ordered (loss, radius, trial); trial k starts from seed + k (the same
     initialisation, projected, at every radius). Returns (and stores in `probes/<name>`): radii (R,),
     scales (S,), and per loss `<loss>/final` (R, trials), `<loss>/sphere_curves` (T1, R, trials),
     `<loss>/free_norms` and `<loss>/free_losses` (T2, S, trials), with `sphere_steps` and `free_steps`.
+    Both jobs train on `device` (the initialisations are drawn on the CPU).
     """
+    check_device(device)
     physics = run.physics()
     losses = physics.check_names(list(losses))
     radii = [float(r) for r in radii]
@@ -41,15 +44,15 @@ def goldilocks(run: Run, losses: Sequence[str], *, radii: Sequence[float] = RADI
         raise InvalidSettingError(f"need trials >= 1 (got {trials}) and positive radii {radii} and scales {scales}")
     free_steps = steps if free_steps is None else free_steps
     L, R, S = len(losses), len(radii), len(scales)
-    base = seeded_init(physics, [seed + k for k in range(trials)])  # (trials, P)
+    base = seeded_init(physics, [seed + k for k in range(trials)], device=device)  # (trials, P)
     # sphere job: (loss, radius, trial) rows
     theta0 = base.repeat(L * R, 1)
-    radius = torch.tensor(radii, dtype=theta0.dtype).repeat_interleave(trials).repeat(L)
+    radius = torch.tensor(radii, dtype=theta0.dtype, device=device).repeat_interleave(trials).repeat(L)
     objectives = [loss for loss in losses for _ in range(R * trials)]
     sphere = train_batch(physics, theta0, objectives, optimizer=optimizer, lr=lr, steps=steps, radius=radius,
                          log_every=log_every, progress=progress)
     # free job: (loss, scale, trial) rows
-    factor = torch.tensor(scales, dtype=base.dtype).repeat_interleave(trials).repeat(L)
+    factor = torch.tensor(scales, dtype=base.dtype, device=device).repeat_interleave(trials).repeat(L)
     free0 = base.repeat(L * S, 1) * factor[:, None]
     objectives = [loss for loss in losses for _ in range(S * trials)]
     free = train_batch(physics, free0, objectives, optimizer=optimizer, lr=lr, steps=free_steps,

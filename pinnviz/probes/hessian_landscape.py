@@ -45,15 +45,17 @@ def hessian_vector_product(physics: PhysicsLosses, theta: torch.Tensor, name: st
 
 def lanczos_top(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, *, batch: dict | None = None,
                 seed: int = 0, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest eigenvalues (descending) and their unit eigenvectors (k, P), by Lanczos on H v."""
+    """The k largest eigenvalues (descending) and their unit eigenvectors (k, P), by Lanczos on H v.
+
+    The products H v run on theta's device; ARPACK iterates on the CPU in NumPy float64."""
     n = theta.shape[0]
     if not 1 <= k < n:
         raise InvalidSettingError(f"Lanczos needs 1 <= k < P; k={k}, P={n}")
     hvp = hessian_vector_product(physics, theta, name, batch)
 
     def matvec(v: np.ndarray) -> np.ndarray:
-        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype)
-        return hvp(vector).to(torch.float64).numpy()
+        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype, device=theta.device)
+        return hvp(vector).to(torch.float64).cpu().numpy()
 
     operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     start = np.random.default_rng(seed).standard_normal(n)
@@ -74,8 +76,8 @@ def extreme_eigenvalues(physics: PhysicsLosses, theta: torch.Tensor, name: str, 
     hvp = hessian_vector_product(physics, theta, name, batch)
 
     def matvec(v: np.ndarray) -> np.ndarray:
-        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype)
-        return hvp(vector).to(torch.float64).numpy()
+        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype, device=theta.device)
+        return hvp(vector).to(torch.float64).cpu().numpy()
 
     operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     start = np.random.default_rng(seed).standard_normal(n)
@@ -90,6 +92,7 @@ def top_hessian_directions(physics: PhysicsLosses, theta: torch.Tensor, name: st
 
     method : "exact" (the full Hessian, `fast_hessian`), "lanczos" (Hessian-vector products only) or
         "auto" (exact up to EXACT_MAX_PARAMS parameters).
+    The Hessian (or its products) is computed on theta's device, the eigenvectors on the CPU.
     """
     if method not in METHODS:
         raise unknown_name("Hessian method", method, METHODS)
@@ -104,23 +107,24 @@ def top_hessian_directions(physics: PhysicsLosses, theta: torch.Tensor, name: st
 
 
 def grid_losses(physics: PhysicsLosses, center: np.ndarray, directions: np.ndarray, axes: list[np.ndarray],
-                names: list[str], *, dtype=torch.float64, chunk: int | None = None,
+                names: list[str], *, dtype=torch.float64, chunk: int | None = None, device: str = "cpu",
                 progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
-    """Losses at center + sum_k axes[k][i_k] directions[k] on the whole grid: {name: (R_0, ..., R_{d-1})}."""
+    """Losses at center + sum_k axes[k][i_k] directions[k] on the whole grid: {name: (R_0, ..., R_{d-1})},
+    the vectors formed and evaluated on `device`."""
     shape = tuple(len(a) for a in axes)
     total = int(np.prod(shape))
-    base = torch.as_tensor(center, dtype=dtype)
-    basis = torch.as_tensor(directions, dtype=dtype)  # (d, P)
+    base = torch.as_tensor(center, dtype=dtype).to(device)
+    basis = torch.as_tensor(directions, dtype=dtype).to(device)  # (d, P)
     theta0 = base[None]
     batch = physics.prepare(theta0)  # one quadrature for the whole grid
     block = max(256, min(16384, 2**22 // max(1, base.numel())))  # ~32 MiB of parameter vectors at a time
     out = {name: np.empty(total) for name in names}
     for start in range(0, total, block):
         index = np.unravel_index(np.arange(start, min(start + block, total)), shape)
-        coords = torch.as_tensor(np.stack([axes[k][i] for k, i in enumerate(index)], axis=1), dtype=dtype)
+        coords = torch.as_tensor(np.stack([axes[k][i] for k, i in enumerate(index)], axis=1), dtype=dtype).to(device)
         values = physics.evaluate(base + coords @ basis, names, chunk=chunk, batch=batch)
         for name in names:
-            out[name][start : start + coords.shape[0]] = values[name].to(torch.float64).numpy()
+            out[name][start : start + coords.shape[0]] = values[name].to(torch.float64).cpu().numpy()
         if progress is not None:
             progress(min(start + block, total), total)
     grids = {}
@@ -133,17 +137,17 @@ def grid_losses(physics: PhysicsLosses, center: np.ndarray, directions: np.ndarr
 def hessian_landscape(run: Run, trajectory: str | None = None, *, dims: int = 3, row: int = -1,
                       resolution: int | None = None, span: float | None = None, loss: str | None = None,
                       losses: list[str] | None = None, method: str = "auto", chunk: int | None = None,
-                      name: str | None = None, save: bool = True,
+                      name: str | None = None, save: bool = True, device: str = "cpu",
                       progress: Callable[[int, int], None] | None = None) -> dict:
     """A d-dimensional landscape along the top-d Hessian eigenvectors at row `row` of `trajectory`.
 
     `direction_landscape(..., directions="hessian")` (see there): dims 1..4, row the centre (negative:
     from the end), resolution per axis (default 101, 51, 21, 11), span (default 5% of ||centre||), loss
-    whose Hessian gives the directions, losses on the grid, method "auto", "exact" or "lanczos".
-    Stored in probes/NAME (default hessian-landscape-TRAJ-Dd).
+    whose Hessian gives the directions, losses on the grid, method "auto", "exact" or "lanczos", device of
+    the Hessian and the grid. Stored in probes/NAME (default hessian-landscape-TRAJ-Dd).
     """
     from pinnviz.probes.direction_landscape import direction_landscape
 
     return direction_landscape(run, trajectory, dims=dims, directions="hessian", row=row, resolution=resolution,
                                span=span, loss=loss, losses=losses, method=method, chunk=chunk, name=name,
-                               save=save, progress=progress)
+                               save=save, device=device, progress=progress)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run
@@ -23,12 +24,15 @@ DIMS = (2, 5, 10, 20, 50)
 
 def intrinsic_dim(run: Run, losses: Sequence[str], *, dims: Sequence[int] = DIMS, steps: int = 20000,
                   lr: float = 1e-3, optimizer: str = "adam", seed: int = 0, reference: bool = True,
-                  log_every: int = 100, name: str = "intrinsic-dim", save: bool = True, progress=None) -> dict:
+                  log_every: int = 100, name: str = "intrinsic-dim", save: bool = True, device: str = "cpu",
+                  progress=None) -> dict:
     """Loss curves of training in random subspaces of dimensions `dims`, and of the full-space reference.
 
     Returns (and stores in `probes/<name>`): dims (D,), steps (T,), per loss `<loss>/curves` (T, D) and,
     with `reference`, `<loss>/reference` (T,) (seed `seed`, the initialisation of the first dimension).
+    Trained on `device`; the initialisations and the embeddings A are drawn on the CPU.
     """
+    check_device(device)
     physics = run.physics()
     losses = physics.check_names(list(losses))
     dims = [int(d) for d in dims]
@@ -36,12 +40,12 @@ def intrinsic_dim(run: Run, losses: Sequence[str], *, dims: Sequence[int] = DIMS
     if not dims or any(d < 1 or d > P for d in dims):
         raise InvalidSettingError(f"subspace dimensions {dims} must lie in 1..{P} (the number of parameters)")
     seeds = [seed + k for k in range(len(dims))]
-    theta0 = seeded_init(physics, seeds)  # (D, P): a fresh initialisation per dimension
-    A = random_subspace(P, dims, seed=seed, dtype=theta0.dtype)  # (D, P, max d)
+    theta0 = seeded_init(physics, seeds, device=device)  # (D, P): a fresh initialisation per dimension
+    A = random_subspace(P, dims, seed=seed, dtype=theta0.dtype).to(device)  # (D, P, max d)
     if reference:  # the identity embedding: ordinary training of theta0 of the first dimension
         width = max(P, A.shape[2])
         A = torch.cat([A, A.new_zeros(len(dims), P, width - A.shape[2])], dim=2)
-        A = torch.cat([A, torch.eye(P, width, dtype=A.dtype)[None]])
+        A = torch.cat([A, torch.eye(P, width, dtype=A.dtype, device=A.device)[None]])
         theta0 = torch.cat([theta0, theta0[:1]])
     rows = theta0.shape[0]
     result = train_subspace(physics, theta0.repeat(len(losses), 1), A.repeat(len(losses), 1, 1),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError, NonFiniteError
 from pinnviz.probes._store import check_probe_name, save_probe
 from pinnviz.problems import PhysicsLosses
@@ -23,19 +24,19 @@ def ensemble_name(loss: str, scale: float) -> str:
 
 
 def train_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[float], seeds: int = 10,
-                        steps: int = 7500, lr: float = 1e-3, log_every: int = 250, progress=None,
-                        client=None) -> list[str]:
+                        steps: int = 7500, lr: float = 1e-3, log_every: int = 250, device: str = "cpu",
+                        progress=None, client=None) -> list[str]:
     """Train `seeds` initialisations per (loss, scale) as one batch each, skipping ensembles already stored.
 
     Every ensemble is checked before any is trained; each is trained as `pinnviz train` would train it
     alone (its own physics rebuilt from the store, so a Monte Carlo quadrature starts from its seed). With a
     `distributed.Client` each missing ensemble is one task: the worker rebuilds the physics from the store
     (opened read-only) and trains into its own scratch store beside it; the driver then renames the finished
-    trajectories into the store (`_train_on_workers`). Returns the trajectory names of all ensembles (trained
-    now or before).
+    trajectories into the store (`_train_on_workers`). Every ensemble trains on `device`. Returns the trajectory
+    names of all ensembles (trained now or before).
     """
     names, missing = plan_mli_ensembles(run, losses=losses, scales=scales, seeds=seeds, steps=steps, lr=lr,
-                                        log_every=log_every)
+                                        log_every=log_every, device=device)
     if client is None:
         for base, config in missing:  # a fresh physics each: a Monte Carlo quadrature starts from its seed
             train(run.path, run.physics(), config, name=base, progress=progress)
@@ -45,15 +46,17 @@ def train_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[flo
 
 
 def plan_mli_ensembles(run: Run, *, losses: Sequence[str], scales: Sequence[float], seeds: int = 10,
-                       steps: int = 7500, lr: float = 1e-3,
-                       log_every: int = 250) -> tuple[list[str], list[tuple[str, TrainConfig]]]:
+                       steps: int = 7500, lr: float = 1e-3, log_every: int = 250,
+                       device: str = "cpu") -> tuple[list[str], list[tuple[str, TrainConfig]]]:
     """Every ensemble's settings checked, before any work: all trajectory names, and the (name prefix,
     TrainConfig) of each ensemble not stored yet."""
     physics = run.physics()
     physics.check_names(losses)
     have = set(run.trajectory_names())
+    check_device(device)
     ensembles = [(ensemble_name(loss, scale), TrainConfig(loss=loss, steps=steps, lr=lr, seed=0, seeds=seeds,
-                                                          init_scale=float(scale), log_every=log_every))
+                                                          init_scale=float(scale), log_every=log_every,
+                                                          device=device))
                  for scale in scales for loss in losses]
     missing = []
     for base, config in ensembles:
@@ -144,24 +147,25 @@ def line_of(run: Run, physics: PhysicsLosses, trajectory: str,
     return params[0], params[-1], loss, float(stored.attrs.get("init_scale", np.nan)), len(params)
 
 
-def line_curves(physics: PhysicsLosses, lines: Sequence[tuple], alpha: np.ndarray) -> np.ndarray:
+def line_curves(physics: PhysicsLosses, lines: Sequence[tuple], alpha: np.ndarray,
+                device: str = "cpu") -> np.ndarray:
     """Each line's objective at the alphas, (K, A), from `line_of` tuples; all lines of one loss in one call.
 
-    Every loss is evaluated on the first quadrature drawn from `physics` (for a Monte Carlo quadrature,
-    one draw for all curves), so a share of the lines evaluated elsewhere gives the same numbers.
+    Every loss is evaluated on `device` on the first quadrature drawn from `physics` (for a Monte Carlo
+    quadrature, one draw for all curves), so a share of the lines evaluated elsewhere gives the same numbers.
     """
-    quadrature = physics.prepare(torch.zeros((1, physics.net.n_params), dtype=torch.float64))
+    quadrature = physics.prepare(torch.zeros((1, physics.net.n_params), dtype=torch.float64, device=device))
     curves = np.empty((len(lines), len(alpha)))
     for loss in sorted({line[2] for line in lines}):
         rows = [k for k, line in enumerate(lines) if line[2] == loss]
         theta = np.concatenate([interpolate(lines[k][0], lines[k][1], alpha) for k in rows])  # (len(rows) * A, P)
-        values = physics.evaluate(torch.as_tensor(theta), [loss], batch=quadrature)[loss].numpy()
+        values = physics.evaluate(torch.as_tensor(theta).to(device), [loss], batch=quadrature)[loss].cpu().numpy()
         curves[rows] = values.reshape(len(rows), len(alpha))
     return curves
 
 
-def _curves_on_worker(store: str, trajectories: list[str], lengths: list[int], points: int, start: int,
-                      stop: int) -> np.ndarray:
+def _curves_on_worker(store: str, trajectories: list[str], lengths: list[int], points: int, device: str,
+                      start: int, stop: int) -> np.ndarray:
     """Curves of trajectories[start:stop] (the driver's row counts) on a Dask worker, from the store opened
     read-only."""
     from pinnviz.probes._dask import on_worker_threads
@@ -169,34 +173,35 @@ def _curves_on_worker(store: str, trajectories: list[str], lengths: list[int], p
 
     on_worker_threads()
     _, physics, lines = _lines(open_run(store, mode="r"), trajectories[start:stop], points, lengths[start:stop])
-    return line_curves(physics, lines, np.linspace(0.0, 1.0, points))
+    return line_curves(physics, lines, np.linspace(0.0, 1.0, points), device)
 
 
 def mli(run: Run, trajectories: Sequence[str] | None = None, *, points: int = 51, tolerance: float = 1e-6,
-        name: str = "mli", save: bool = True, client=None) -> dict:
+        name: str = "mli", save: bool = True, device: str = "cpu", client=None) -> dict:
     """Loss of each trajectory's own objective on theta_i + alpha (theta_f - theta_i), alpha in [0, 1].
 
     All lines of one loss are evaluated in one batched call. A curve counts as monotonic when no
     step up exceeds `tolerance` times its range (max - min). With a `distributed.Client` the curves are
     split into shares of trajectories, each evaluated by a worker from the store (only names travel); the
-    numbers are those of the local path.
+    numbers are those of the local path. The losses are evaluated on `device`.
 
     Returns (and stores in `probes/<name>`) a dict: alpha (A,), curves (K, A), monotonic (K,),
     max_rise (K,) (largest increase between neighbouring alphas, relative to the range), scale (K,)
     and, as lists, trajectories and losses; plus the counts `n_monotonic` and `n_curves`.
     """
+    check_device(device)
     if save:
         check_probe_name(run, name)
     names, physics, lines = _lines(run, trajectories, points)
     losses, scales = [line[2] for line in lines], [line[3] for line in lines]
     alpha = np.linspace(0.0, 1.0, points)
     if client is None:
-        curves = line_curves(physics, lines, alpha)
+        curves = line_curves(physics, lines, alpha, device)
     else:
         from pinnviz.probes._dask import map_shares, shares
 
         parts = map_shares(client, _curves_on_worker, shares(client, len(names)), str(Path(run.path).resolve()),
-                           names, [line[4] for line in lines], points)
+                           names, [line[4] for line in lines], points, device)
         curves = np.concatenate(parts)
     span = np.ptp(curves, axis=1)
     rise = np.max(np.diff(curves, axis=1), axis=1) / np.where(span > 0, span, 1.0)

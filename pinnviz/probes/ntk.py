@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.probes._store import save_probe
 from pinnviz.store import Run
@@ -37,7 +38,8 @@ def ntk_blocks(physics, theta: torch.Tensor, batch: dict, subset: dict) -> tuple
 
 
 def ntk(run: Run, trajectory: str | None = None, *, every: int | None = None, points: int = 100, seed: int = 0,
-        name: str | None = None, save: bool = True, progress: Callable[[int, int], None] | None = None) -> dict:
+        name: str | None = None, save: bool = True, device: str = "cpu",
+        progress: Callable[[int, int], None] | None = None) -> dict:
     """NTK diagnostics at every `every`-th stored row of `trajectory` (and its last row).
 
     Parameters
@@ -46,12 +48,14 @@ def ntk(run: Run, trajectory: str | None = None, *, every: int | None = None, po
     trajectory : default the first trajectory
     every : probe every N-th stored row (default: about 20 rows in all)
     points : collocation points, and constraint points, in the seeded subset
+    device : where the Jacobians and K = J J^T are computed; K's eigenvalues and norms are taken on the CPU
 
     Returns
     -------
     dict with step (S,), trace_uu, trace_rr (S,), eig_uu (S, M_u), eig_rr (S, M_r) (descending),
     delta (S,) and the settings; stored in `probes/<name>` when `save`.
     """
+    check_device(device)
     physics = run.physics()
     check_pointwise(physics)
     if int(points) < 2:
@@ -69,15 +73,15 @@ def ntk(run: Run, trajectory: str | None = None, *, every: int | None = None, po
     if every < 1:
         raise InvalidSettingError(f"every={every} must be >= 1")
     rows = sorted(set(range(0, n_rows, every)) | {n_rows - 1})
-    theta_all = torch.as_tensor(traj.params)
-    batch = physics.prepare(theta_all[:1])
+    theta_all = torch.as_tensor(traj.params)  # rows go to the device one at a time
+    batch = physics.prepare(theta_all[:1].to(device))
     subset = ntk_subset(physics.problem, int(points), seed)
     out: dict[str, list] = {k: [] for k in ("trace_uu", "trace_rr", "eig_uu", "eig_rr", "delta")}
     k0 = norm0 = None
     for i, row in enumerate(rows):
-        j_u, j_r = ntk_blocks(physics, theta_all[row], batch, subset)
+        j_u, j_r = ntk_blocks(physics, theta_all[row].to(device), batch, subset)
         j = torch.cat([j_u, j_r])
-        k = j @ j.T  # (M_u + M_r, M_u + M_r)
+        k = (j @ j.T).cpu()  # (M_u + M_r, M_u + M_r)
         if k0 is None:
             k0, norm0 = k, torch.linalg.matrix_norm(k, ord=2)
         k_uu, k_rr = k[: len(j_u), : len(j_u)], k[len(j_u) :, len(j_u) :]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError, check_settings
 from pinnviz.manifolds import RandomPlaneManifold
 from pinnviz.probes._fast_hessian import objective_of
@@ -144,29 +145,32 @@ def plane_coordinates(extent: float, resolution: int) -> tuple[np.ndarray, np.nd
 
 
 def plane_vectors(center: np.ndarray, directions: np.ndarray, coef: np.ndarray, index: np.ndarray,
-                  first_plane: int = 0) -> torch.Tensor:
-    """Vectors center + a d0 + b d1 (n, P) of flat indices into (plane, grid point): plane = index // len(coef)
-    (directions[plane - first_plane]), grid point = index % len(coef)."""
+                  first_plane: int = 0, device: str = "cpu") -> torch.Tensor:
+    """Vectors center + a d0 + b d1 (n, P) on `device` of flat indices into (plane, grid point): plane =
+    index // len(coef) (directions[plane - first_plane]), grid point = index % len(coef). Formed in NumPy,
+    so every device evaluates the same vectors."""
     plane, point = np.divmod(index, len(coef))
     d = directions[plane - first_plane]  # (n, 2, P)
-    return torch.as_tensor(center[None, :] + coef[point, 0:1] * d[:, 0] + coef[point, 1:2] * d[:, 1])
+    return torch.as_tensor(center[None, :] + coef[point, 0:1] * d[:, 0] + coef[point, 1:2] * d[:, 1]).to(device)
 
 
 def plane_losses(run: Run, physics: PhysicsLosses, center: np.ndarray, directions: np.ndarray, coef: np.ndarray,
                  names, start: int, stop: int, *, first_plane: int = 0, seed: int = 0,
-                 stochastic: int | None = None) -> dict[str, np.ndarray]:
-    """Losses of the flat grid indices start..stop of every plane: on `physics`'s first quadrature, or with
-    `stochastic` each vector on the Monte Carlo sample it gets in the whole list (start a multiple of MC_CHUNK)."""
-    theta = plane_vectors(center, directions, coef, np.arange(start, stop), first_plane)
+                 stochastic: int | None = None, device: str = "cpu") -> dict[str, np.ndarray]:
+    """Losses of the flat grid indices start..stop of every plane, evaluated on `device`: on `physics`'s first
+    quadrature, or with `stochastic` each vector on the Monte Carlo sample it gets in the whole list (start a
+    multiple of MC_CHUNK; the samples are drawn on the CPU, the same on every device)."""
+    theta = plane_vectors(center, directions, coef, np.arange(start, stop), first_plane, device)
     if stochastic is None:
         values = physics.evaluate(theta, names)
     else:
         values = stochastic_losses(montecarlo_physics(run, stochastic, seed), theta, names, skip=start // MC_CHUNK)
-    return {n: values[n].numpy() for n in names}
+    return {n: values[n].cpu().numpy() for n in names}
 
 
 def _share_on_worker(store: str, trajectory: str, row: int, names: list[str], seed: int, normalise: str,
-                     extent: float, resolution: int, stochastic: int | None, start: int, stop: int) -> dict:
+                     extent: float, resolution: int, stochastic: int | None, device: str, start: int,
+                     stop: int) -> dict:
     """Losses of the flat indices start..stop on a Dask worker: the centre read from the store (opened
     read-only), the directions of its planes drawn again from their seeds."""
     from pinnviz.probes._dask import on_worker_threads
@@ -180,12 +184,13 @@ def _share_on_worker(store: str, trajectory: str, row: int, names: list[str], se
     layout = run.model.get("layout")
     directions = np.stack([plane_directions(center, layout, seed + k, normalise) for k in range(first, last + 1)])
     return plane_losses(run, run.physics(), center, directions, coef, names, start, stop, first_plane=first,
-                        seed=seed, stochastic=stochastic)
+                        seed=seed, stochastic=stochastic, device=device)
 
 
 def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 9, resolution: int = 31,
                   extent: float = 1.0, losses=None, seed: int = 0, normalise: str = "filter",
-                  stochastic: int | None = None, name: str | None = None, save: bool = True, client=None) -> dict:
+                  stochastic: int | None = None, name: str | None = None, save: bool = True, device: str = "cpu",
+                  client=None) -> dict:
     """Losses on `pairs` planes center + a d0 + b d1, a, b in [-extent, extent], around a trajectory's point.
 
     Parameters
@@ -194,6 +199,7 @@ def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 
     losses : names to evaluate (default: the trajectory's objective)
     seed : plane k uses seed + k
     stochastic : B, re-draw B Monte Carlo points at every evaluation (None: the run's quadrature)
+    device : where the losses are evaluated (the directions are drawn in NumPy on the CPU)
     client : a `distributed.Client`: the pairs x R x R grid vectors are split into shares of flat indices,
         each evaluated by a worker from the store (only the trajectory, row, seeds and index range travel);
         the numbers are those of the local path
@@ -202,6 +208,7 @@ def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 
     (R,), directions (pairs, 2, P), center (P,), loss/<name> (pairs, R, R) (row: b, column: a),
     and with `stochastic` the integrand variance of every loss at the center (`variance`).
     """
+    check_device(device)
     names, row, name = check_random_planes(run, trajectory, at=at, pairs=pairs, resolution=resolution,
                                            extent=extent, losses=losses, stochastic=stochastic, name=name, save=save)
     physics = run.physics()
@@ -212,15 +219,16 @@ def random_planes(run: Run, trajectory: str, *, at: str = "final", pairs: int = 
     total = pairs * len(coef)
     if client is None:
         values = plane_losses(run, physics, center, directions, coef, names, 0, total, seed=seed,
-                              stochastic=stochastic)
+                              stochastic=stochastic, device=device)
     else:
         from pinnviz.probes._dask import map_shares, shares
 
         parts = map_shares(client, _share_on_worker, shares(client, total, align=MC_CHUNK),
                            str(Path(run.path).resolve()), trajectory, row, names, seed, normalise, extent, resolution,
-                           stochastic)
+                           stochastic, device)
         values = {n: np.concatenate([part[n] for part in parts]) for n in names}
-    variance = integrand_variance(physics, torch.as_tensor(center), names) if stochastic is not None else {}
+    variance = (integrand_variance(physics, torch.as_tensor(center).to(device), names) if stochastic is not None
+                else {})
     grids = {n: values[n].reshape(pairs, resolution, resolution) for n in names}
     result = {"axis": axis, "directions": directions, "center": center, "losses": grids, "variance": variance,
               "at": at, "stochastic": stochastic}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pinnviz.devices import check_device
 from pinnviz.errors import InvalidSettingError
 from pinnviz.landscape import compute_landscape
 from pinnviz.manifolds import PCAManifold, save_manifold
@@ -45,14 +46,16 @@ def plane_manifold(mean: np.ndarray, components: np.ndarray, ratios: np.ndarray,
 
 
 def trajectory_pca(run: Run, trajectory: str | None = None, *, resolution: int = 41, landscape: bool = True,
-                   name: str | None = None, save: bool = True, progress=None) -> dict:
+                   name: str | None = None, save: bool = True, device: str = "cpu", progress=None) -> dict:
     """Explained variance of a trajectory's principal components and contours on three principal planes.
 
     Returns (and stores in `probes/<name>`, default `trajectory-pca-<trajectory>`): explained_variance_ratio
     (all components), components (3, P), mean (P,), coords (T, 3) (projections on components 1-3), steps;
     attrs with the trajectory, loss, the first ratios and the names of the plane manifolds/landscapes
-    `<name>-12`, `<name>-13`, `<name>-23`.
+    `<name>-12`, `<name>-13`, `<name>-23`. The components are NumPy's SVD on the CPU; the three landscapes
+    are evaluated on `device`.
     """
+    check_device(device)
     traj = select_trajectory(run, trajectory)
     if len(traj.steps) < 4:
         raise InvalidSettingError(f"trajectory {traj.name!r} has {len(traj.steps)} rows; PCA needs at least 4")
@@ -72,7 +75,7 @@ def trajectory_pca(run: Run, trajectory: str | None = None, *, resolution: int =
             save_manifold(run, plane, manifold, coords={traj.name: manifold.encode(X)},
                           fitted={traj.name: np.ones(len(X), dtype=bool)},
                           attrs={"fitted_on": [traj.name], "probe": "trajectory-pca", "components": [i, j]})
-            compute_landscape(run, plane, resolution=int(resolution), losses=[loss], name=plane)
+            compute_landscape(run, plane, resolution=int(resolution), losses=[loss], name=plane, device=device)
             planes.append(plane)
             if progress is not None:
                 progress(len(planes), len(PLANES))

@@ -39,9 +39,9 @@ def point_jacobians(physics: PhysicsLosses, theta: torch.Tensor, batch: dict,
     pick = subset or {}
 
     def rows(key: str, comp: str) -> torch.Tensor:
-        idx = torch.arange(problem.slices[key].start, problem.slices[key].stop)
+        idx = torch.arange(problem.slices[key].start, problem.slices[key].stop, device=x.device)
         if comp in pick:
-            idx = idx[pick[comp]]
+            idx = idx[pick[comp].to(x.device)]
         return idx
 
     theta = theta.detach()

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from pinnviz.devices import check_device
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError, NonFiniteError, unknown_name
 from pinnviz.problems import PhysicsLosses
 from pinnviz.store import Run, TrajectoryWriter, create_run, open_run
@@ -96,8 +97,7 @@ class TrainConfig:
             raise InvalidSettingError(f"lr={self.lr} must be a positive number")
         if not (self.init_scale > 0 and math.isfinite(self.init_scale)):
             raise InvalidSettingError(f"init_scale={self.init_scale} must be a positive number")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise InvalidSettingError(f"device={self.device!r} but CUDA is not available; use --device cpu")
+        check_device(self.device)
 
 
 def trajectory_names(config: TrainConfig, name: str | None) -> list[str]:

@@ -2,7 +2,8 @@
 
 Every loop trains K rows of one (K, n_params) tensor at once. Adam and gradient descent act on each
 element separately, so a batch of K rows equals K separate runs (each row seeded by its own generator
-when it was initialised). Nothing is written to a store: the loops return loss curves and final values.
+when it was initialised). Nothing is written to a store: the loops return loss curves and final values,
+as CPU tensors wherever the rows were trained (the rows' device: give theta0 on "cuda" to train there).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ StepProgress = Callable[[int, int], None]
 class BatchResult:
     """What a batched loop measured.
 
+    Every tensor is on the CPU.
+
     steps : (T,) int, the logged step numbers (0 and the last step included).
     losses : (T, K) objective of each row at each logged step (before that step's update).
     norms : (T, K) Euclidean norm of each row's parameters at each logged step.
@@ -37,11 +40,12 @@ class BatchResult:
 
 
 def seeded_init(physics: PhysicsLosses, seeds: list[int], *, scale: float = 1.0,
-                dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """One initial vector per seed (PyTorch's default initialisation times `scale`): (K, n_params)."""
+                dtype: torch.dtype = torch.float64, device: str = "cpu") -> torch.Tensor:
+    """One initial vector per seed (PyTorch's default initialisation times `scale`): (K, n_params) on `device`,
+    drawn on the CPU (the same numbers on every device)."""
     rows = [physics.net.init(1, scale=scale, generator=torch.Generator().manual_seed(int(s)), dtype=dtype)
             for s in seeds]
-    return torch.cat(rows)
+    return torch.cat(rows).to(device)
 
 
 def project_to_sphere(theta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
@@ -58,19 +62,19 @@ def _check(steps: int, lr: float, log_every: int) -> None:
         raise InvalidSettingError(f"log_every={log_every} must be >= 1")
 
 
-def row_objectives(physics: PhysicsLosses, loss: str | Sequence[str], rows: int):
+def row_objectives(physics: PhysicsLosses, loss: str | Sequence[str], rows: int, device="cpu"):
     """The objective of each row: one name for all rows, or one name per row (rows of several losses
-    trained in one batch). Returns (distinct names, {name: (rows,) bool mask})."""
+    trained in one batch). Returns (distinct names, {name: (rows,) bool mask on `device`})."""
     names = [loss] * rows if isinstance(loss, str) else list(loss)
     if len(names) != rows:
         raise InvalidSettingError(f"{len(names)} objectives given for {rows} rows")
     distinct = physics.check_names(sorted(set(names)))
-    return distinct, {n: torch.tensor([m == n for m in names]) for n in distinct}
+    return distinct, {n: torch.tensor([m == n for m in names], device=device) for n in distinct}
 
 
 def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str | Sequence[str], *, optimizer: str,
           lr: float, steps: int, log_every: int, after_step=None, progress: StepProgress | None = None) -> BatchResult:
-    distinct, masks = row_objectives(physics, loss, param.shape[0])
+    distinct, masks = row_objectives(physics, loss, param.shape[0], param.device)
     _check(steps, lr, log_every)
     opt = make_optimizer(optimizer, param, lr)
     stochastic = getattr(getattr(physics.problem, "quadrature", None), "stochastic", False)
@@ -96,10 +100,11 @@ def _loop(physics: PhysicsLosses, param: torch.Tensor, to_theta, loss: str | Seq
                 after_step(param)
         if progress is not None:
             progress(step + 1, steps)
-    losses = torch.stack(logged_losses)
+    losses = torch.stack(logged_losses).cpu()
     if not bool(torch.isfinite(losses[-1]).any()):
         raise NonFiniteError(f"every row's objective is non-finite after {steps} steps; lower lr")
-    return BatchResult(torch.tensor(logged_steps), losses, torch.stack(logged_norms), param.detach().clone())
+    return BatchResult(torch.tensor(logged_steps), losses, torch.stack(logged_norms).cpu(),
+                       param.detach().clone().cpu())
 
 
 def train_batch(physics: PhysicsLosses, theta0: torch.Tensor, loss: str | Sequence[str], *, optimizer: str = "adam",
@@ -120,7 +125,7 @@ def train_batch(physics: PhysicsLosses, theta0: torch.Tensor, loss: str | Sequen
     """
     start = theta0.detach().clone()
     if radius is not None:
-        radius = torch.as_tensor(radius, dtype=start.dtype).reshape(-1)
+        radius = torch.as_tensor(radius, dtype=start.dtype, device=start.device).reshape(-1)
         if radius.shape[0] != start.shape[0] or not bool((radius > 0).all()):
             raise InvalidSettingError(f"radius must hold {start.shape[0]} positive values, got {radius.tolist()}")
         start = project_to_sphere(start, radius)
@@ -169,7 +174,7 @@ def train_subspace(physics: PhysicsLosses, theta0: torch.Tensor, A: torch.Tensor
         raise InvalidSettingError(f"A must have shape (K, n_params, d) = ({theta0.shape[0]}, {theta0.shape[1]}, d), "
                                   f"got {tuple(A.shape)}")
     theta0 = theta0.detach()
-    A = A.to(theta0.dtype)
+    A = A.to(theta0.device, theta0.dtype)
     w = torch.nn.Parameter(theta0.new_zeros(A.shape[0], A.shape[2]))
 
     def to_theta(coords: torch.Tensor) -> torch.Tensor:
