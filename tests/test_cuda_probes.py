@@ -130,6 +130,11 @@ def test_spectrum_and_hessian_plane_on_cuda(stores, tmp_path):
     _same_up_to_sign(b.directions_, a.directions_, atol=1e-6)
 
 
+def test_spectrum_by_lanczos_on_cuda(stores, tmp_path):
+    cpu, gpu = _both(stores, tmp_path, "poisson", ["probe", "spectrum", "STORE", "--every", "6", "--lanczos"])
+    _same_probe(cpu, gpu, "spectrum-pinn-adam-seed0", {"rtol": 1e-7, "atol": 1e-9})
+
+
 def test_basis_and_trajectory_pca_on_cuda(stores, tmp_path):
     cpu, gpu = _both(stores, tmp_path, "poisson", ["probe", "basis", "STORE", "--resolution", "5"])
     arrays, _ = load_probe(cpu, "basis-pinn-adam-seed0")
