@@ -248,6 +248,11 @@ def _balancer(physics: PhysicsLosses, config: TrainConfig, rows: int, dtype) -> 
                          seed=config.seed, dtype=dtype)
 
 
+def _on_cpu(values: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+    """Detached CPU copies of a dict of tensors (the same tensors, detached, when they are on the CPU)."""
+    return None if values is None else {name: value.detach().cpu() for name, value in values.items()}
+
+
 def _ntk_traces(physics: PhysicsLosses, theta: torch.Tensor, batch: dict, components, subset) -> torch.Tensor:
     """Mean diagonal of each component's NTK block for every row of theta: (G, C)."""
     from pinnviz.trainers._jacobian import point_jacobians
@@ -341,7 +346,9 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                              for c in components}
                 if balancer.needs_jacobians and step % config.balance_every == 0:
                     traces = _ntk_traces(physics, current.detach(), fixed_batch, components, subset)
-                weights = balancer.weights(step, losses, grads, traces).to(device, dtype)
+                # the balancers' state and the weights they store live on the CPU, whatever the device
+                weights = balancer.weights(step, _on_cpu(losses), _on_cpu(grads),
+                                           None if traces is None else traces.cpu()).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
             if on_grid and (step > start_step or not start_stored):  # a resumed start row is stored
                 # the optimizer's state is copied only when a block is flushed, not at every step
