@@ -35,16 +35,17 @@ RESOLUTION = 31
 
 
 def read_table(page: Path) -> dict[str, tuple[str, str]]:
-    """{key: (value text, tolerance text)} from the page's checked-numbers table."""
+    """{key: (value text, tolerance text)} from the page's checked-numbers tables (every marked block)."""
     text = page.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{page}: no {BEGIN} ... {END} table")
     rows = {}
-    for line in text.split(BEGIN, 1)[1].split(END, 1)[0].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`"):
-            continue
-        rows[cells[0].strip("`")] = (cells[1], cells[2])
+    for block in text.split(BEGIN)[1:]:  # one table per section of the page
+        for line in block.split(END, 1)[0].splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) < 3 or not cells[0].startswith("`"):
+                continue
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
     return rows
 
 
@@ -301,6 +302,40 @@ CHECKS |= {
     "spread_initial_drm": lambda w: relative_spread(initial_planes(w, "drm")),
     "var_drm_at_drm": variance_at_drm,
 }
+
+
+def convection_balance_final(work: Work, column: str) -> float:
+    """Section 4.2's EW run (beta = 10, 500 Adam steps, seed 0), trained by the page's command: its final `column`."""
+    from pinnviz.store import open_run
+
+    store = work.root / "balance_beta10.zarr"
+    if not store.exists():
+        work.pinnviz("train", "convection1d", "--set", "beta=10", "--steps", "500", "--lr", "1e-3", "--log-every", "5",
+                     "--seed", "0", "--balance", "ew", "--name", "ew", "-o", str(store))
+    return float(open_run(store).trajectory("ew").losses[column][-1])
+
+
+def hessian_norm_at_init(work: Work, problem: str, setting: str, width: int) -> float:
+    """Section 6's figure 1b at one width: the residual Hessian's spectral norm at seed 0's initialisation
+    (`train ... --steps 0`, then the library call behind `probe spectrum --loss residual --lanczos`)."""
+    from pinnviz.probes import spectrum
+    from pinnviz.store import open_run
+
+    store = work.root / f"h1b_{problem}_w{width}.zarr"
+    if not store.exists():
+        work.pinnviz("train", problem, "--set", setting, "--width", str(width), "--depth", "1", "--steps", "0",
+                     "--name", f"w{width}", "-o", str(store))
+    return float(spectrum(open_run(store), f"w{width}", loss="residual", lanczos=True, save=False)["spectral_norm"][0])
+
+
+CHECKS.update({
+    "balance_ew_total": lambda w: convection_balance_final(w, "total"),
+    "balance_ew_test": lambda w: convection_balance_final(w, "test"),
+    "balance_ew_bc": lambda w: convection_balance_final(w, "bc"),
+    "hessian_norm_convection_w50": lambda w: hessian_norm_at_init(w, "convection1d", "beta=40", 50),
+    "hessian_norm_reaction_w50": lambda w: hessian_norm_at_init(w, "reaction1d", "rho=5", 50),
+})
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

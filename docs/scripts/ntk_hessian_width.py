@@ -24,6 +24,7 @@ from pinnviz.visualizer import save_figure  # noqa: E402
 def main() -> None:
     out, stores = sys.argv[1], sys.argv[2:]
     curves: dict[str, list[tuple[int, np.ndarray]]] = {}
+    lines = []
     for store in stores:
         run = open_run(store)
         norms = []
@@ -34,9 +35,11 @@ def main() -> None:
         problem, width = run.problem["name"], int(run.model["width"])
         label = f"{problem} ({', '.join(f'{k}={run.problem[k]:g}' for k in ('beta', 'rho') if k in run.problem)})"
         params = run.trajectory(run.trajectory_names()[0]).params.shape[1]
-        print(f"{label}: width {width} (P = {params}): spectral norm per seed "
-              f"{', '.join(f'{v:.4g}' for v in norms)}; mean {np.mean(norms):.4g}")
+        lines.append((label, width, f"{label}: width {width} (P = {params}): spectral norm per seed "
+                      f"{', '.join(f'{v:.4g}' for v in norms)}; mean {np.mean(norms):.4g}"))
         curves.setdefault(label, []).append((width, np.array(norms)))
+    for *_, line in sorted(lines):
+        print(line)
     fig = Figure(figsize=(5.5, 3.6), dpi=100, layout="constrained")
     ax = fig.subplots()
     for label, points in curves.items():
