@@ -8,6 +8,7 @@ single batched matmul.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -313,7 +314,8 @@ def _pairs(d: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(d) for b in range(a, d)]
 
 
-def _full_hessian_index(d: int, device) -> torch.Tensor:
+@functools.lru_cache(maxsize=16)
+def _full_hessian_index(d: int, device: torch.device) -> torch.Tensor:
     """For each (a, b) of the d x d Hessian in row-major order, its channel among `_pairs(d)`."""
     where = {pair: i for i, pair in enumerate(_pairs(d))}
     return torch.tensor([where[(min(a, b), max(a, b))] for a in range(d) for b in range(d)], device=device)
