@@ -1,6 +1,6 @@
 """The GPU path in one go (a few minutes): every command that takes --device, run with it, on small stores.
 
-    python benchmarks/gpu_check.py [--device cuda] [--width 256] [--steps 300] [--resolution 50]
+    python benchmarks/gpu_check.py [--device cuda] [--width 256] [--steps 200] [--resolution 50]
                                    [--threads 4] [--no-tests] [--keep DIR]
 
 Where torch sees no CUDA device it says so and exits 0 (nothing to check). Otherwise every step is the
@@ -13,7 +13,9 @@ real CLI in its own process (`python -m pinnviz --threads N ...`):
 
 One line per step: name, ok/FAIL, wall seconds (process start included), a note. Exit code 1 when a
 step failed. `--device cpu` runs the same steps on the CPU (a dry run of this script, no GPU numbers).
-Timings are one run: read the ratios, not the seconds.
+Timings are one run: read the ratios, not the seconds. About 30 CLI processes, each paying torch's start-up
+(~15-25 s apiece on the loaded 2-core dev machine in a `--device cpu --width 16 --steps 30` dry run, where
+every step passed; a few seconds on a 16-core GPU machine), then one pytest process.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a dry run of this script")
     parser.add_argument("--width", type=int, default=256, help="hidden width of the timed net (depth 3)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps of the timed net")
+    parser.add_argument("--steps", type=int, default=200, help="training steps of the timed net")
     parser.add_argument("--resolution", type=int, default=50, help="landscape grid points per axis")
     parser.add_argument("--threads", type=int, default=4, help="torch CPU threads of every step")
     parser.add_argument("--no-tests", action="store_true", help="skip the pytest run of the CUDA tests")
