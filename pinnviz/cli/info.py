@@ -72,7 +72,8 @@ def metadata_summary(store: Path) -> tuple[dict, list[str]] | None:
     try:
         attrs = meta.attrs()
         schema = attrs["pinnviz"]["schema"]
-        if int(schema) > SCHEMA or not isinstance(attrs.get("problem"), dict) or not isinstance(attrs.get("model"), dict):
+        settings_ok = isinstance(attrs.get("problem"), dict) and isinstance(attrs.get("model"), dict)
+        if int(schema) > SCHEMA or not settings_ok:
             return None  # the zarr reader says what is wrong
         trajectories, foreign = [], []
         for name in meta.groups("trajectories"):

@@ -26,8 +26,6 @@ from pinnviz.store._meta import display_status as display_status
 from pinnviz.store._meta import process_alive as process_alive
 from pinnviz.store._paths import writable
 
-
-
 Location = Path | str  # a local folder, or an fsspec URL such as "memory://run.zarr"
 
 
