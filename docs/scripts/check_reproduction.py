@@ -295,12 +295,44 @@ def variance_at_drm(work: Work) -> float:
     return float(attrs["variance"]["drm"])
 
 
+
+HYPER_DRM = "drm-adam-seed0"
+
+
+def hyper_drm(work: Work):
+    """The page's 3,000-step hyperelastic drm run (DIR/hyper-drm.zarr; about 35 s of CPU), trained on first use."""
+    from pinnviz.store import open_run
+
+    store = work.root / "hyper-drm.zarr"
+    done = store.exists() and HYPER_DRM in open_run(store).trajectory_names() and \
+        open_run(store).trajectory_attrs(HYPER_DRM).get("status") == "complete"
+    if not done:
+        work.pinnviz("train", "hyperelastic2d", "--loss", "drm", "--steps", "3000", "--lr", "1e-3", "--seed", "0",
+                     "--out", str(store))
+    return open_run(store, mode="r+", overwrite=True)
+
+
+def hyper_basis(work: Work, key: str) -> float:
+    """`probe basis hyper-drm.zarr --tolerance 1e-6 --no-landscape`: Gram rank or the trench's relative change."""
+    from pinnviz.probes.basis import basis
+
+    name = f"basis-{HYPER_DRM}"
+    if name not in work.done:
+        basis(hyper_drm(work), HYPER_DRM, tolerance=1e-6, landscape=False)
+        work.done.add(name)
+    from pinnviz.probes import load_probe
+
+    return float(load_probe(hyper_drm(work), name)[1][key])
+
 CHECKS |= {
     "mli_monotonic_seed0": mli_monotonic_seed0,
     "bowls_initial_drm": lambda w: bowls(initial_planes(w, "drm")),
     "bowls_initial_pinn": lambda w: bowls(initial_planes(w, "pinn")),
     "spread_initial_drm": lambda w: relative_spread(initial_planes(w, "drm")),
     "var_drm_at_drm": variance_at_drm,
+    "hyper_drm_max_error": lambda w: float(hyper_drm(w).trajectory(HYPER_DRM).losses["max_error"][-1]),
+    "hyper_drm_gram_rank": lambda w: hyper_basis(w, "rank"),
+    "hyper_drm_trench": lambda w: hyper_basis(w, "null_relative_change"),
 }
 
 
