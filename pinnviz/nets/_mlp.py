@@ -126,6 +126,10 @@ class MLP:
     def n_params(self) -> int:
         return self.layout.size
 
+    def channels(self, order: int) -> int:
+        """Channels a hidden layer carries at derivative `order`: value, d first, d(d+1)/2 second derivatives."""
+        return _n_channels(self.inputs, order)
+
     # ------------------------------------------------------------------ initialisation
     def init(self, n: int, *, scale: float = 1.0, generator: torch.Generator | None = None,
              dtype: torch.dtype = torch.float64) -> torch.Tensor:
