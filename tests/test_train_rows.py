@@ -94,8 +94,9 @@ def test_diagnostics_every_one_logs_the_test_grid_on_every_row(tmp_path):
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[4]], ids=["poisson1d-drm", "convection1d-total"])
 def test_losses_filled_in_ahead_of_the_flush_are_those_of_the_rows_vector(tmp_path, case):
-    """150 rows: the writer fills in the missing losses 64 rows at a time on its thread while training goes
-    on (store/_writer.py, COMPLETE_ROWS), the rest at the flush; rows on both sides of each boundary."""
+    """150 rows: the writer fills in the missing losses 64 rows at a time (poisson1d's evaluation chunk; the
+    default COMPLETE_ROWS for convection, whose only missing loss is the diagnostic) on its thread while
+    training goes on, the rest at the flush; rows on both sides of each boundary."""
     problem, options, model, loss, reference = case
     physics = build_physics(problem, options, **model)
     (name,) = train(tmp_path / "run.zarr", physics, TrainConfig(loss=loss, steps=150, lr=1e-2, diagnostics_every=7))

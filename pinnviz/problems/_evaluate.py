@@ -131,9 +131,7 @@ class PhysicsLosses:
         batch = self.prepare(theta, batch)
         groups = self.point_groups(names)
         if chunk is None:
-            points = max(self.points_needed(group) or batch["x"].shape[0] for group in groups)
-            per_vector = self.net.width * self.net.channels(self.problem.losses_order(names)) * points
-            chunk = max(1, min(64, CHUNK_BYTES // (per_vector * theta.element_size())))
+            chunk = self.default_chunk(names, batch, theta.element_size())
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         for start in range(0, theta.shape[0], chunk):
             for group in groups:
@@ -143,6 +141,13 @@ class PhysicsLosses:
             if progress is not None:
                 progress(min(chunk, theta.shape[0] - start))
         return {name: torch.cat(parts[name]) if parts[name] else theta.new_zeros(0) for name in names}
+
+    def default_chunk(self, names: Sequence[str], batch: dict, itemsize: int = 8) -> int:
+        """Vectors per forward pass of `evaluate`: a layer's channel buffer (vectors x width x channels x points)
+        near `CHUNK_BYTES`, at most 64 vectors."""
+        points = max(self.points_needed(group) or batch["x"].shape[0] for group in self.point_groups(names))
+        per_vector = self.net.width * self.net.channels(self.problem.losses_order(names)) * points
+        return max(1, min(64, CHUNK_BYTES // (per_vector * itemsize)))
 
     def points_needed(self, names: Sequence[str]) -> int | None:
         """How many leading quadrature points the named losses read (None: all of them)."""

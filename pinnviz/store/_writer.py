@@ -20,7 +20,7 @@ from pinnviz.store._names import check_name
 STORE_DTYPES = ("float64", "float32")
 CHUNK_BYTES = 2 << 20  # one chunk of `params`
 COLUMN_SPLIT_ROWS = 16  # above 16 rows of 2 MiB, `params` chunks split the parameter axis too
-COMPLETE_ROWS = 64  # with a flusher, a block's missing losses are filled in this many rows at a time
+COMPLETE_ROWS = 64  # with a flusher, a block's missing losses are filled in this many rows at a time (default)
 
 
 def chunk_shape(n_params: int, itemsize: int = 8) -> tuple[int, int]:
@@ -104,6 +104,7 @@ class TrajectoryWriter:
         self.group = group
         # fills losses not given to `append`, for a whole block: (steps (n,), params (n, P), names) -> {name: (n,)}
         self.complete_losses = None
+        self.complete_rows = COMPLETE_ROWS  # rows filled in at a time: the trainer sets its evaluation chunk
         self.flusher = flusher
         self._pending: Future | None = None
         self._completing: Future | None = None  # the missing losses of the current block's finished rows
@@ -186,7 +187,7 @@ class TrajectoryWriter:
         for name in self.weight_names:
             rows.weights[name][i] = (weights or {})[name]
         rows.n += 1
-        if self.flusher is not None and rows.n - rows.completed >= COMPLETE_ROWS and self._completing is None:
+        if self.flusher is not None and rows.n - rows.completed >= self.complete_rows and self._completing is None:
             # fill in the losses the step did not compute while training goes on, not all at the flush
             stop = rows.n
             self._completing = self.flusher.submit(lambda: self._complete(rows, stop))

@@ -314,8 +314,12 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                     out[name][rows] = value.to("cpu", torch.float64).numpy()
             return out
 
+        missing = [name for name in names if name not in step_names and name not in diagnostics]
         for writer in writers:
             writer.complete_losses = complete
+            # rows filled in at a time: one evaluation chunk, so little is left for the final flush
+            if missing:  # else only the diagnostic rows need filling in: the writer's default batches them
+                writer.complete_rows = physics.default_chunk(missing, fixed_batch)
     else:  # a Monte Carlo quadrature is re-drawn every step: all components on this step's points
         step_names = list(names)
     hand_written = uses_pullback(physics)
