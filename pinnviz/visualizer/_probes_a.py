@@ -133,9 +133,10 @@ def spectrum_figure(spectra: Sequence[Probe], *, shift: float = 1e-6, bins: int 
         fig.colorbar(mesh, ax=ax_h, label="log10(count + 1)")
         ax_h.set_xlabel("step")
         ax_h.set_ylabel(f"log10(|lambda| + {shift:g})")
-        ax_h.set_title(f"{attrs['loss']}, {attrs['activation']}: Hessian spectrum", fontsize=9)
-        ax_c.semilogy(step, np.maximum(arrays["largest"], 1e-16), label="largest lambda")
-        ax_c.semilogy(step, np.maximum(arrays["most_negative"], 1e-16), label="|most negative lambda|")
+        extremes = " (Lanczos: ends only)" if attrs.get("method") == "lanczos" else ""
+        ax_h.set_title(f"{attrs['loss']}, {attrs['activation']}: Hessian spectrum{extremes}", fontsize=9)
+        ax_c.semilogy(step, np.maximum(arrays["largest"], 1e-16), "o-", ms=3, label="largest lambda")
+        ax_c.semilogy(step, np.maximum(arrays["most_negative"], 1e-16), "o-", ms=3, label="|most negative lambda|")
         ax_c.set_xlabel("step")
         ax_c.set_ylabel("eigenvalue magnitude")
         ax_c.legend(fontsize=8)
