@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from pinnviz._malloc import keep_freed_memory
 from pinnviz.problems import PhysicsLosses, build_physics
 from pinnviz.trainers import TrainConfig, train
 from pinnviz.trainers._optim import make_optimizer
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="seeds of the batch comparison (poisson1d pinn)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `pinnviz` does at start (pinnviz/_malloc.py)
     print(f"threads={args.threads} torch={torch.__version__} float64; ms per step (wall | CPU), one run")
     print(f"{'':<28}{'plain':>14}{'bare':>14}{'train':>14}{'train/plain':>12}{'log overhead':>14}")
     print(f"{'problem':<22}{'steps':>6}" + f"{'wall':>7}{'cpu':>7}" * 3 + f"{'wall':>6}{'cpu':>6}"

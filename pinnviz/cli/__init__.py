@@ -114,6 +114,9 @@ def global_options(
 
 
 def main() -> None:
+    from pinnviz._malloc import keep_freed_memory
+
+    keep_freed_memory()  # chunked loss evaluation reuses freed memory instead of faulting in fresh pages
     app()
 
 

@@ -36,6 +36,9 @@ def run_task(task: dict) -> dict:
     Returns ``{"state": "done" | "failed", ...}``: the error as one line, the seconds spent, the step a
     resumed training continued from, and the worker (host:pid). Never raises for a failing configuration.
     """
+    from pinnviz._malloc import keep_freed_memory
+
+    keep_freed_memory()  # a Dask worker process, as `pinnviz` itself does (pinnviz/_malloc.py)
     if task.get("threads"):
         import torch
 
