@@ -43,6 +43,18 @@ def hessian_vector_product(physics: PhysicsLosses, theta: torch.Tensor, name: st
     return hvp
 
 
+def _hessian_operator(physics: PhysicsLosses, theta: torch.Tensor, name: str, batch: dict | None) -> LinearOperator:
+    """H v as a SciPy operator on float64 NumPy vectors; the products run on theta's device."""
+    hvp = hessian_vector_product(physics, theta, name, batch)
+    n = theta.shape[0]
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype, device=theta.device)
+        return hvp(vector).to(torch.float64).cpu().numpy()
+
+    return LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+
+
 def lanczos_top(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, *, batch: dict | None = None,
                 seed: int = 0, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """The k largest eigenvalues (descending) and their unit eigenvectors (k, P), by Lanczos on H v.
@@ -51,13 +63,7 @@ def lanczos_top(physics: PhysicsLosses, theta: torch.Tensor, name: str, k: int, 
     n = theta.shape[0]
     if not 1 <= k < n:
         raise InvalidSettingError(f"Lanczos needs 1 <= k < P; k={k}, P={n}")
-    hvp = hessian_vector_product(physics, theta, name, batch)
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype, device=theta.device)
-        return hvp(vector).to(torch.float64).cpu().numpy()
-
-    operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    operator = _hessian_operator(physics, theta, name, batch)
     start = np.random.default_rng(seed).standard_normal(n)
     values, vectors = eigsh(operator, k=k, which="LA", v0=start, tol=tol, ncv=min(n, max(2 * k + 1, 24)))
     order = np.argsort(values)[::-1]
@@ -73,13 +79,7 @@ def extreme_eigenvalues(physics: PhysicsLosses, theta: torch.Tensor, name: str, 
     n = theta.shape[0]
     if n < 3:
         raise InvalidSettingError(f"Lanczos needs at least 3 parameters; P={n}")
-    hvp = hessian_vector_product(physics, theta, name, batch)
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        vector = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel(), dtype=theta.dtype, device=theta.device)
-        return hvp(vector).to(torch.float64).cpu().numpy()
-
-    operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    operator = _hessian_operator(physics, theta, name, batch)
     start = np.random.default_rng(seed).standard_normal(n)
     values = eigsh(operator, k=2, which="BE", v0=start, tol=tol, ncv=min(n, 24), return_eigenvectors=False)
     return np.sort(values)
