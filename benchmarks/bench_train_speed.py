@@ -7,14 +7,16 @@ For each problem the three loops start from the same vector and use the same net
   flushes and the final close included; the diagnostic `test` loss of convection/reaction on every
   50th row, as `pinnviz train` does by default).
 Then `pinnviz --help` and `pinnviz info` in fresh processes, and `--seeds 8` as one batch against 8
-separate plain loops. Machines are noisy: read the ratios, all measured in this one run. Each loop is
+separate plain loops. Machines are noisy: read the ratios, all measured in this one run; the three loops
+of a problem run in turn `--repeats` times and each prints its fastest run (what disturbances, which
+only ever add time, least affect; single runs of one loop differ by up to 30% on this machine). Each loop is
 timed in wall seconds (what a user waits) and in CPU seconds of this process (`time.process_time`, all
 its threads; one torch thread by default), which a machine shared with other jobs disturbs far less.
 The two differ for `train` because its store blocks are completed (the losses a step did not compute)
 and written on a second thread (`store/_writer.py`, BackgroundFlusher): on a machine with a spare core
 that work costs the training little wall time, though its CPU time still counts.
 
-    python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--problems poisson1d-pinn,...]
+    python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 3] [--problems poisson1d-pinn,...]
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every problem's step count")
     parser.add_argument("--problems", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES))
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each loop, in turn; the fastest is printed")
     parser.add_argument("--seeds", type=int, default=8, help="seeds of the batch comparison (poisson1d pinn)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -197,9 +200,12 @@ def main() -> None:
             plain_training(physics, loss, theta0[0], warm)
             bare_training(physics, loss, theta0, warm)
             logged_training(physics, loss, warm, folder)
-            plain = [t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)]
-            bare = [t / steps for t in timed(bare_training, physics, loss, theta0, steps)]
-            logged = [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]  # steps + 1 rows
+            runs = []
+            for _ in range(args.repeats):
+                runs.append(([t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
+                             [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
+                             [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]))  # steps + 1 rows
+            plain, bare, logged = ([min(run[loop][i] for run in runs) for i in range(2)] for loop in range(3))
             times = "".join(f"{1e3 * x[0]:>7.2f}{1e3 * x[1]:>7.2f}" for x in (plain, bare, logged))
             ratio = "".join(f"{logged[i] / plain[i]:>6.2f}" for i in range(2))
             overhead = "".join(f"{100 * (logged[i] / bare[i] - 1):>6.0f}%" for i in range(2))
