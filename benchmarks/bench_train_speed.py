@@ -202,9 +202,10 @@ def main() -> None:
             logged_training(physics, loss, warm, folder)
             runs = []
             for _ in range(args.repeats):
+            # plain and bare time `steps` steps; train logs steps + 1 rows
                 runs.append(([t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
                              [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
-                             [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]))  # steps + 1 rows
+                             [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]))
             plain, bare, logged = ([min(run[loop][i] for run in runs) for i in range(2)] for loop in range(3))
             times = "".join(f"{1e3 * x[0]:>7.2f}{1e3 * x[1]:>7.2f}" for x in (plain, bare, logged))
             ratio = "".join(f"{logged[i] / plain[i]:>6.2f}" for i in range(2))
