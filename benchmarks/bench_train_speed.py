@@ -201,8 +201,8 @@ def main() -> None:
             bare_training(physics, loss, theta0, warm)
             logged_training(physics, loss, warm, folder)
             runs = []
-            for _ in range(args.repeats):
             # plain and bare time `steps` steps; train logs steps + 1 rows
+            for _ in range(args.repeats):
                 runs.append(([t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
                              [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
                              [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]))
