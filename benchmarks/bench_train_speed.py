@@ -11,10 +11,11 @@ separate plain loops. Machines are noisy: read the ratios, all measured in this 
 of a problem run in turn `--repeats` times and each prints its fastest run (what disturbances, which
 only ever add time, least affect; single runs of one loop differ by up to 30% on this machine). Each loop is
 timed in wall seconds (what a user waits) and in CPU seconds of this process (`time.process_time`, all
-its threads; one torch thread by default), which a machine shared with other jobs disturbs far less.
-The two differ for `train` because its store blocks are completed (the losses a step did not compute)
-and written on a second thread (`store/_writer.py`, BackgroundFlusher): on a machine with a spare core
-that work costs the training little wall time, though its CPU time still counts.
+its threads; one torch thread by default) and its child processes.
+The two differ for `train` because its store blocks are written on a second thread (`store/_writer.py`,
+BackgroundFlusher) and the losses a step did not compute are filled in by a second process
+(`trainers/_completer.py`): on a machine with a spare core that work costs the training little wall
+time, though its CPU time still counts.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 3] [--problems poisson1d-pinn,...]
 """
@@ -155,10 +156,15 @@ def logged_training(physics: PhysicsLosses, loss: str, steps: int, folder: Path,
 
 
 def timed(fn, *args) -> tuple[float, float]:
-    """(wall, CPU) seconds of fn(*args); CPU of this process, all threads."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(wall, CPU) seconds of fn(*args); CPU of this process, all threads, and of the child processes it
+    reaped (training's second process, trainers/_completer.py)."""
+    def cpu_seconds() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    wall, cpu = time.perf_counter(), cpu_seconds()
     fn(*args)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
 def cli_seconds(args: list[str], repeats: int = 3) -> tuple[float, float]:

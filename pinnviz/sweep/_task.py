@@ -86,14 +86,14 @@ def _train_partial(task: dict, partial: Path) -> int | None:
         length = int(attrs.get("length", 0))
         step = int(open_run(partial).group[f"trajectories/{name}/step"][length - 1]) if length else 0
         try:
-            resume(partial)
+            resume(partial, second_process=False)  # the sweep's workers already use every core
             return step
         except IncompatibleRunError:  # e.g. stopped during L-BFGS, whose history is not stored: start again
             pass
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     physics, config = build_training(task["problem"], task["problem_options"], **task["options"])
-    train(partial, physics, config, name=name)
+    train(partial, physics, config, name=name, second_process=False)
     return None
 
 

@@ -18,6 +18,7 @@ from pinnviz.store._names import check_name
 from pinnviz.store._run import check_new_store
 from pinnviz.store._writer import STORE_DTYPES, BackgroundFlusher
 from pinnviz.trainers._balance import BALANCERS, Balancer, make_balancer
+from pinnviz.trainers._completer import RowCompleter
 from pinnviz.trainers._optim import (
     OPTIMIZERS,
     load_optimizer_rows,
@@ -115,11 +116,13 @@ def initial_parameters(physics: PhysicsLosses, config: TrainConfig) -> torch.Ten
 
 
 def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None = None,
-          progress: ProgressFn | None = None) -> list[str]:
+          progress: ProgressFn | None = None, second_process: bool = True) -> list[str]:
     """Train `config.seeds` initialisations at once and store each as a trajectory of `path`.
 
     Returns the trajectory names. Row t of each trajectory holds the parameters after
     `step[t]` optimizer steps and every loss of that very vector; the final vector is included.
+    The losses a step does not compute are filled in beside training; `second_process` lets a long
+    run do that in a second process, on a spare core (trainers/_completer.py; the values are the same).
     """
     # every check before anything is created: a refused option leaves no store and no empty trajectory
     config.validate(physics)
@@ -147,7 +150,7 @@ def train(path, physics: PhysicsLosses, config: TrainConfig, *, name: str | None
                                                physics.names, attrs, weight_names=_components(physics, config),
                                                store_dtype=config.store_dtype))
     theta0 = initial_parameters(physics, config)
-    _run_loop(physics, config, writers, theta0, start_step=0, progress=progress)
+    _run_loop(physics, config, writers, theta0, start_step=0, progress=progress, second_process=second_process)
     return names
 
 
@@ -162,8 +165,9 @@ def resumable(run: Run) -> dict[str, list[str]]:
     return {b: [n for _, n in sorted(items)] for b, items in batches.items()}
 
 
-def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
-    """Continue every trajectory of the store left 'running' (by a killed process) to its last step."""
+def resume(path, *, progress: ProgressFn | None = None, second_process: bool = True) -> list[str]:
+    """Continue every trajectory of the store left 'running' (by a killed process) to its last step
+    (`second_process` as for `train`)."""
     run = open_run(path, mode="r+")
     batches = resumable(run)
     if not batches:
@@ -203,7 +207,8 @@ def resume(path, *, progress: ProgressFn | None = None) -> list[str]:
             if rng is not None and hasattr(physics.problem, "quadrature"):
                 physics.problem.quadrature.generator.set_state(torch.as_tensor(rng, dtype=torch.uint8))
         _run_loop(physics, config, writers, theta0, start_step=start, progress=progress,
-                  optimizer_rows_state=rows, balance_rows=balance_rows, start_stored=resumed)
+                  optimizer_rows_state=rows, balance_rows=balance_rows, start_stored=resumed,
+                  second_process=second_process)
         done += names
     return done
 
@@ -274,7 +279,8 @@ def _ntk_subset(physics: PhysicsLosses, config: TrainConfig) -> dict[str, torch.
 
 def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[TrajectoryWriter],
               theta0: torch.Tensor, *, start_step: int, progress: ProgressFn | None,
-              optimizer_rows_state=None, balance_rows=None, start_stored: bool = False) -> None:
+              optimizer_rows_state=None, balance_rows=None, start_stored: bool = False,
+              second_process: bool = True) -> None:
     dtype, device = DTYPES[config.dtype], torch.device(config.device)
     theta = torch.nn.Parameter(theta0.to(device, dtype))
     lbfgs_from = {"lbfgs": 0, "adam+lbfgs": config.lbfgs_after}.get(config.optimizer)
@@ -299,29 +305,19 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
         step_names = _step_names(physics, [*components, objective])
 
         diagnostics = _diagnostics(physics, config)
-
-        def complete(steps: np.ndarray, params: np.ndarray, missing: list[str]) -> dict[str, np.ndarray]:
-            block = torch.as_tensor(params).to(device, dtype)
-            every_row = [name for name in missing if name not in diagnostics]
-            values = physics.evaluate(block, every_row, batch=fixed_batch) if every_row else {}
-            out = {k: v.to("cpu", torch.float64).numpy() for k, v in values.items()}
-            sparse = [name for name in missing if name in diagnostics]
-            if sparse:
-                rows = np.flatnonzero(diagnostic_rows(steps, config))
-                values = physics.evaluate(block[torch.as_tensor(rows)], sparse, batch=fixed_batch)
-                for name, value in values.items():
-                    out[name] = np.full(len(steps), np.nan)
-                    out[name][rows] = value.to("cpu", torch.float64).numpy()
-            return out
-
+        rows_expected = len(writers) * ((config.steps - start_step) // config.log_every + 1)
+        completer = RowCompleter(physics, fixed_batch, sparse=diagnostics,
+                                 sparse_rows=lambda steps: diagnostic_rows(steps, config),
+                                 rows_expected=rows_expected, second_process=second_process)
         missing = [name for name in names if name not in step_names and name not in diagnostics]
         for writer in writers:
-            writer.complete_losses = complete
+            writer.complete_losses = completer
             # rows filled in at a time: one evaluation chunk, so little is left for the final flush
             if missing:  # else only the diagnostic rows need filling in: the writer's default batches them
                 writer.complete_rows = physics.default_chunk(missing, fixed_batch)
     else:  # a Monte Carlo quadrature is re-drawn every step: all components on this step's points
         step_names = list(names)
+        completer = None
     hand_written = uses_pullback(physics)
     flusher = BackgroundFlusher()  # blocks are completed and written while training goes on
     for writer in writers:
@@ -383,6 +379,8 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
         raise
     finally:
         flusher.shutdown()
+        if completer is not None:
+            completer.close()
     if failed:
         raise NonFiniteError(f"training stopped: {failed}; the store keeps the rows up to it")
 
