@@ -305,11 +305,12 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
         step_names = _step_names(physics, [*components, objective])
 
         diagnostics = _diagnostics(physics, config)
+        missing = [name for name in names if name not in step_names and name not in diagnostics]
         rows_expected = len(writers) * ((config.steps - start_step) // config.log_every + 1)
         completer = RowCompleter(physics, fixed_batch, sparse=diagnostics,
                                  sparse_rows=lambda steps: diagnostic_rows(steps, config),
-                                 rows_expected=rows_expected, second_process=second_process)
-        missing = [name for name in names if name not in step_names and name not in diagnostics]
+                                 rows_expected=rows_expected,
+                                 second_process=second_process and bool(missing or diagnostics))
         for writer in writers:
             writer.complete_losses = completer
             # rows filled in at a time: one evaluation chunk, so little is left for the final flush
