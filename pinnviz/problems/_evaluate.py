@@ -60,13 +60,7 @@ class PhysicsLosses:
         names = self.check_names(names or self.names)
         if batch is None or "distance" not in batch and self.net.bc == "hard":
             batch = self.prepare(theta, batch)
-        order = self.problem.losses_order(names)
-        x = batch["x"]
-        points = self.points_needed(names)
-        if points is not None:  # e.g. leave a test grid out of training steps
-            x = x[:points]
-        lead = getattr(self.problem, "derivative_points", None)
-        lead = x.shape[0] if lead is None or order == 0 else min(lead(names), x.shape[0])
+        order, x, lead = self._points(names, batch)
         fields = self._fields(theta, x, 0, lead, order, batch, functional)
         if lead < x.shape[0]:  # the other points need only values: one channel, not 1 + d (+ d^2)
             values = self._fields(theta, x, lead, x.shape[0], 0, batch, functional).value
@@ -84,13 +78,7 @@ class PhysicsLosses:
         from pinnviz.nets._pullback import fields_and_pullback
 
         names = self.check_names(names)
-        order = self.problem.losses_order(names)
-        x = batch["x"]
-        points = self.points_needed(names)
-        if points is not None:
-            x = x[:points]
-        lead = getattr(self.problem, "derivative_points", None)
-        lead = x.shape[0] if lead is None or order == 0 else min(lead(names), x.shape[0])
+        order, x, lead = self._points(names, batch)
         parts = [(0, lead, order)] + ([(lead, x.shape[0], 0)] if lead < x.shape[0] else [])
         pulled = []
         for start, stop, part_order in parts:
@@ -109,6 +97,17 @@ class PhysicsLosses:
         if len(pulled) > 1 and value_bar is not None:
             grad = grad + pulled[1][1](Fields(value_bar[:, lead:], None, None))
         return {k: v.detach() for k, v in losses.items()}, grad
+
+    def _points(self, names: Sequence[str], batch: dict) -> tuple[int, torch.Tensor, int]:
+        """(derivative order of the losses, the points they read, how many leading ones need derivatives)."""
+        order = self.problem.losses_order(names)
+        x = batch["x"]
+        points = self.points_needed(names)
+        if points is not None:  # e.g. leave a test grid out of training steps
+            x = x[:points]
+        lead = getattr(self.problem, "derivative_points", None)
+        lead = x.shape[0] if lead is None or order == 0 else min(lead(names), x.shape[0])
+        return order, x, lead
 
     def _fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
         distance = None
