@@ -20,7 +20,11 @@ time, though its CPU time still counts.
 Where `train`'s time over `bare` goes (poisson1d pinn, 2,000 steps, medians of 6 alternating runs with
 timers around each part, 2026-12-02): the step's own computation takes the same time (paired ratio 0.999);
 the store's creation takes 28 ms, the fork 10 ms and the close 61 ms; logging a row 30-45 us (9 us when
-timed alone); the optimizer step 15 us more. Runs of the same work in one process differed by up to 60%
+timed alone); the optimizer step 15 us more. For hyperelastic2d drm the second process's work (`pinn` and
+the errors, 1.56 ms a row beside a 2.3-2.8 ms step) is most of it: a process evaluating those losses
+without pause slowed the bare loop on the other core by 17-23% (a busy loop of plain arithmetic by 7%;
+medians of 8 paired runs; about the same with 1-vector chunks): the cores contend for what that
+evaluation uses heavily (the shared cache or memory bandwidth). Runs of the same work in one process differed by up to 60%
 within a minute on that machine, so a problem's ratio moves by 10-20 points between runs of this script.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
