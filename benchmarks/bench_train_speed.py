@@ -24,8 +24,9 @@ timed alone); the optimizer step 15 us more. For hyperelastic2d drm the second p
 the errors, 1.56 ms a row beside a 2.3-2.8 ms step) is most of it: a process evaluating those losses
 without pause slowed the bare loop on the other core by 17-23% (a busy loop of plain arithmetic by 7%;
 medians of 8 paired runs; about the same with 1-vector chunks): the cores contend for what that
-evaluation uses heavily (the shared cache or memory bandwidth). Runs of the same work in one process differed by up to 60%
-within a minute on that machine, so a problem's ratio moves by 10-20 points between runs of this script.
+evaluation uses heavily (the shared cache or memory bandwidth). Runs of the same work in one process
+differed by up to 60% within a minute on that machine, so a problem's ratio moves by 10-20 points between
+runs of this script.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
@@ -52,7 +53,7 @@ from pinnviz.trainers._optim import make_optimizer
 from pinnviz.trainers._train import _step_names, uses_pullback
 
 # name -> (problem, objective, steps at --scale 1): each loop runs about 1.5-4 s, so that a store's fixed
-# cost (its creation, the last block's write and the second process: about 50-100 ms, printed as `store`)
+# cost (its creation, the last block's write and the second process: about 50-160 ms, printed as `store`)
 # weighs on `log overhead` about as it does on a real run (7,500 steps by default) and not several times more
 CASES = {
     "poisson1d-drm": ("poisson1d", "drm", 4000),
