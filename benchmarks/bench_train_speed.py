@@ -202,6 +202,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of each loop, in turn; the fastest is printed")
     parser.add_argument("--seeds", type=int, default=8, help="seeds of the batch comparison (poisson1d pinn)")
     args = parser.parse_args()
+    unknown = [case for case in args.problems.split(",") if case not in CASES]
+    if unknown:
+        parser.error(f"unknown problem {unknown[0]!r}; choose from {', '.join(CASES)}")
+    if min(args.repeats, args.threads, args.seeds) < 1 or not args.scale > 0:
+        parser.error("--repeats, --threads and --seeds must be >= 1 and --scale > 0")
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as `pinnviz` does at start (pinnviz/_malloc.py)
     print(f"threads={args.threads} torch={torch.__version__} float64; ms per step (wall | CPU), one run")
