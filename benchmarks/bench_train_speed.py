@@ -7,9 +7,11 @@ For each problem the three loops start from the same vector and use the same net
   flushes and the final close included; the diagnostic `test` loss of convection/reaction on every
   50th row, as `pinnviz train` does by default).
 Then `pinnviz --help` and `pinnviz info` in fresh processes, and `--seeds 8` as one batch against 8
-separate plain loops. Machines are noisy: read the ratios, all measured in this one run; the three loops
-of a problem run in turn `--repeats` times and each prints its fastest run (what disturbances, which
-only ever add time, least affect; single runs of one loop differ by up to 30% on this machine). Each loop is
+separate plain loops. Machines are noisy: read the ratios, all measured in this one run. The three loops
+of a problem run in turn, back to back, `--repeats` times; each prints its fastest run (what disturbances,
+which only ever add time, least affect; single runs of one loop differ by up to 30% on this machine), and
+each ratio is the median over the repeats of that repeat's own ratio (its loops ran under about the same
+load; a ratio of two fastest runs from different repeats moved 10-20 points between runs). Each loop is
 timed in wall seconds (what a user waits) and in CPU seconds of this process (`time.process_time`, all
 its threads; one torch thread by default) and its child processes.
 The two differ for `train` because its store blocks are written on a second thread (`store/_writer.py`,
@@ -38,6 +40,7 @@ import math
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -180,6 +183,14 @@ def timed(fn, *args) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
+def paired_ratio(runs: list, loop: int, reference: int, clock: int) -> float:
+    """Median over the repeats of one loop's time over another's in the same repeat (`clock` 0: wall, 1: CPU).
+
+    The loops of a repeat run back to back, under about the same load; the load changes between repeats,
+    so a ratio of two fastest runs, taken from different repeats, moves more than this one."""
+    return statistics.median(run[loop][clock] / run[reference][clock] for run in runs)
+
+
 def cli_seconds(args: list[str], repeats: int = 3) -> tuple[float, float]:
     """Fastest (wall, CPU) seconds of `python -m pinnviz ARGS` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -209,7 +220,8 @@ def main() -> None:
         parser.error("--repeats, --threads and --seeds must be >= 1 and --scale > 0")
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as `pinnviz` does at start (pinnviz/_malloc.py)
-    print(f"threads={args.threads} torch={torch.__version__} float64; ms per step (wall | CPU), one run")
+    print(f"threads={args.threads} torch={torch.__version__} float64; ms per step (wall | CPU), fastest of "
+          f"{args.repeats}; ratios: medians of each repeat's own ratio")
     print(f"{'':<28}{'plain':>14}{'bare':>14}{'train':>14}{'train/plain':>12}{'log overhead':>14}{'store':>7}")
     print(f"{'problem':<22}{'steps':>6}" + f"{'wall':>7}{'cpu':>7}" * 3 + f"{'wall':>6}{'cpu':>6}"
           + f"{'wall':>7}{'cpu':>7}{'ms':>7}")
@@ -233,8 +245,8 @@ def main() -> None:
                 store.append(logged_training(physics, loss, 0, folder)[0])  # one row: the fixed cost
             plain, bare, logged = ([min(run[loop][i] for run in runs) for i in range(2)] for loop in range(3))
             times = "".join(f"{1e3 * x[0]:>7.2f}{1e3 * x[1]:>7.2f}" for x in (plain, bare, logged))
-            ratio = "".join(f"{logged[i] / plain[i]:>6.2f}" for i in range(2))
-            overhead = "".join(f"{100 * (logged[i] / bare[i] - 1):>6.0f}%" for i in range(2))
+            ratio = "".join(f"{paired_ratio(runs, 2, 0, i):>6.2f}" for i in range(2))
+            overhead = "".join(f"{100 * (paired_ratio(runs, 2, 1, i) - 1):>6.0f}%" for i in range(2))
             print(f"{case:<22}{steps:>6}{times}{ratio}{overhead}{1e3 * min(store):>7.0f}")
         print("targets: train/plain <= 1.00x, log overhead (train vs bare) <= 10%; store: `train` of 0 steps "
               "(create, one row, close; no second process), wall")

@@ -154,6 +154,7 @@ def interrupted_then_resumed(tmp_path, physics, config, monkeypatch, stop_at):
     from pinnviz.trainers import resume
 
     monkeypatch.setattr(TrajectoryWriter, "due", lambda self: True)  # flush (and record resume state) every row
+    monkeypatch.setattr("pinnviz.trainers._stage.STAGE_ROWS", 1)  # hand over (and report progress) every row
 
     def progress(step, total, values):
         if step == stop_at:

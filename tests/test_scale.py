@@ -209,7 +209,7 @@ def test_float32_store_resumes_from_the_unrounded_vector(tmp_path, monkeypatch):
     config = TrainConfig(loss="pinn", steps=120, lr=1e-2, store_dtype="float32")
 
     def stop(step, total, losses):
-        if step == 100:
+        if step >= 100:  # progress comes at each hand-over of staged rows (16 of them), not every row
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

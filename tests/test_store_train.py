@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -16,8 +17,8 @@ from pinnviz.errors import (
 )
 from pinnviz.nets import MLP
 from pinnviz.problems import PhysicsLosses, Poisson1D
-from pinnviz.store import open_run
-from pinnviz.trainers import TrainConfig, train
+from pinnviz.store import TrajectoryWriter, open_run
+from pinnviz.trainers import TrainConfig, resume, train
 
 
 def test_store_opens_with_plain_zarr_and_describes_itself(short_run):
@@ -73,11 +74,67 @@ def test_adding_a_trajectory_checks_problem_and_model(short_run, poisson_physics
 
 
 def test_divergence_is_recorded_not_hidden(tmp_path, poisson_physics):
-    with pytest.raises(NonFiniteError, match="became non-finite"):
+    with pytest.raises(NonFiniteError, match="became non-finite") as raised:
         train(tmp_path / "r.zarr", poisson_physics, TrainConfig(optimizer="sgd", lr=10.0, steps=200))
     traj = open_run(tmp_path / "r.zarr").trajectory("pinn-sgd-seed0")
     assert traj.status == "failed" and "non-finite" in traj.attrs["failure"]
     assert 1 < len(traj.steps) < 201
+    # rows are handed to the writer 16 at a time: the store ends at the first non-finite row, whatever the
+    # rows staged after it
+    failed_at = int(re.search(r"at step (\d+)", str(raised.value)).group(1))
+    assert traj.steps.tolist() == list(range(failed_at + 1))
+    assert np.isfinite(traj.losses["pinn"][:-1]).all() and not np.isfinite(traj.losses["pinn"][-1])
+
+
+def test_each_flush_records_its_own_rows_optimizer_state(tmp_path, poisson_physics, monkeypatch):
+    """Blocks of 5 rows and a stage of 16: the stage hands over before the block is full, so each flush
+    records the optimizer state of its own last row; stopped after three blocks, the run resumes exactly."""
+    monkeypatch.setattr("pinnviz.store._writer.rows_per_block", lambda n_params, itemsize=8: 5)
+
+    class Stop(Exception):
+        pass
+
+    def progress(step, total, values):
+        if step == 14:
+            raise Stop
+
+    config = TrainConfig(loss="pinn", steps=30, lr=1e-2)
+    with pytest.raises(Stop):
+        train(tmp_path / "a.zarr", poisson_physics, config, progress=progress)
+    assert zarr.open_group(str(tmp_path / "a.zarr"), mode="r")["trajectories/pinn-adam-seed0"].attrs["length"] == 15
+    resume(tmp_path / "a.zarr")
+    train(tmp_path / "b.zarr", poisson_physics, config)
+    a, b = (open_run(tmp_path / f"{x}.zarr").trajectory("pinn-adam-seed0") for x in "ab")
+    assert a.steps.tolist() == b.steps.tolist() == list(range(31))
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a.losses["pinn"], b.losses["pinn"], rtol=1e-10, atol=1e-14)
+
+
+def test_rows_appended_together_equal_rows_appended_one_by_one(tmp_path):
+    group = zarr.open_group(str(tmp_path / "w.zarr"), mode="w")
+    rng = np.random.default_rng(0)
+    steps, params, losses = np.arange(7) * 3, rng.normal(size=(7, 3)), rng.normal(size=7)
+    one = TrajectoryWriter.create(group, "one", 3, ["a", "b"], {}, block=4)
+    for k in range(7):
+        one.append(int(steps[k]), params[k], {"a": float(losses[k])})
+        if one.due():
+            one.flush()
+    one.close("complete")
+    many = TrajectoryWriter.create(group, "many", 3, ["a", "b"], {}, block=4)
+    with pytest.raises(ValueError, match="5 rows do not fit in the 4 rows left"):
+        many.append_rows(steps[:5], params[:5], {"a": losses[:5]})
+    many.append_rows(steps[:4], params[:4], {"a": losses[:4]})
+    assert many.space() == 0 and many.due()
+    many.flush()
+    many.append_rows(steps[4:], params[4:], {"a": losses[4:]})
+    many.close("complete")
+    for name in ("one", "many"):
+        traj = group[name]
+        assert traj.attrs["length"] == 7
+        np.testing.assert_array_equal(traj["step"][:], steps)
+        np.testing.assert_array_equal(traj["params"][:], params)
+        np.testing.assert_array_equal(traj["loss/a"][:], losses)
+        assert np.isnan(traj["loss/b"][:]).all()
 
 
 def test_open_errors(tmp_path):

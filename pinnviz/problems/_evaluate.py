@@ -141,12 +141,12 @@ class PhysicsLosses:
                 progress(min(chunk, theta.shape[0] - start))
         return {name: torch.cat(parts[name]) if parts[name] else theta.new_zeros(0) for name in names}
 
-    def default_chunk(self, names: Sequence[str], batch: dict, itemsize: int = 8) -> int:
+    def default_chunk(self, names: Sequence[str], batch: dict, itemsize: int = 8, budget: int = CHUNK_BYTES) -> int:
         """Vectors per forward pass of `evaluate`: a layer's channel buffer (vectors x width x channels x points)
-        near `CHUNK_BYTES`, at most 64 vectors."""
+        near `budget` bytes, at most 64 vectors."""
         points = max(self.points_needed(group) or batch["x"].shape[0] for group in self.point_groups(names))
         per_vector = self.net.width * self.net.channels(self.problem.losses_order(names)) * points
-        return max(1, min(64, CHUNK_BYTES // (per_vector * itemsize)))
+        return max(1, min(64, budget // (per_vector * itemsize)))
 
     def points_needed(self, names: Sequence[str]) -> int | None:
         """How many leading quadrature points the named losses read (None: all of them)."""

@@ -167,17 +167,36 @@ class TrajectoryWriter:
 
     def append(self, step: int, params: np.ndarray, losses: dict[str, float],
                weights: dict[str, float] | None = None) -> None:
-        rows = self._rows
+        """Append one row: `step`, params (P,), {loss name: value} and {weight name: value}."""
+        self.append_rows(np.array([step]), np.asarray(params)[None], {k: np.array([v]) for k, v in losses.items()},
+                         None if weights is None else {k: np.array([v]) for k, v in weights.items()})
+
+    def append_rows(self, steps: np.ndarray, params: np.ndarray, losses: dict[str, np.ndarray],
+                    weights: dict[str, np.ndarray] | None = None) -> None:
+        """Append n rows at once, as n calls of `append` would: steps (n,), params (n, P), {name: (n,)}
+        and {weight name: (n,)}. They must fit in the buffer (`space()`); the caller flushes when `due()`."""
+        rows, n = self._rows, len(steps)
+        if n > self.space():
+            raise ValueError(f"{n} rows do not fit in the {self.space()} rows left of the block")
+        if n == 0:
+            return
         i = rows.n
-        rows.steps[i] = step
-        rows.params[i] = params
+        rows.steps[i : i + n] = steps
+        rows.params[i : i + n] = params
         for name in self.loss_names:
-            rows.losses[name][i] = losses.get(name, np.nan)
+            rows.losses[name][i : i + n] = losses[name] if name in losses else np.nan
         if i == 0:  # a trainer gives the same names for every row of a block
             rows.given = frozenset(losses)
         for name in self.weight_names:
-            rows.weights[name][i] = (weights or {})[name]
-        rows.n += 1
+            rows.weights[name][i : i + n] = (weights or {})[name]
+        rows.n += n
+        self._complete_ahead(rows)
+
+    def space(self) -> int:
+        """Rows that can still be appended before the buffer is full."""
+        return self.block - self._rows.n
+
+    def _complete_ahead(self, rows: _Block) -> None:
         if self.flusher is not None and rows.n - rows.completed >= self.complete_rows and self._completing is None:
             # fill in the losses the step did not compute while training goes on, not all at the flush
             stop = rows.n

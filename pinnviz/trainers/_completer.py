@@ -25,6 +25,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+# a chunk's channel buffer while training runs beside it: about one core's L2 cache. With the 5 MiB of a
+# landscape's chunks the evaluation streams through the shared L3 and slowed a hyperelastic2d drm run by
+# about 10 points more than 1-vector chunks of the same rows (benchmarks/bench_train_speed.py)
+CHUNK_BYTES = 1 << 20
 PROCESS_MIN_ROWS = 100  # rows a run logs before a second process pays for its fork (~20 ms)
 REPLY_SECONDS = 60.0  # a block the process has not answered in this long is evaluated here instead
 
@@ -136,8 +140,12 @@ class RowCompleter:
             except (OSError, RuntimeError, ValueError):  # TimeoutError is an OSError
                 self.close()  # evaluate here from now on
         block = torch.as_tensor(params).to(self.device, self.dtype)
-        values = self.physics.evaluate(block, names, batch=self.batch)
+        values = self.physics.evaluate(block, names, batch=self.batch, chunk=_chunk(self.physics, names, self.batch))
         return {name: value.to("cpu", torch.float64).numpy() for name, value in values.items()}
+
+
+def _chunk(physics, names: list[str], batch: dict) -> int:
+    return physics.default_chunk(names, batch, batch["x"].element_size(), budget=CHUNK_BYTES)
 
 
 def _read_exactly(stream, n: int) -> bytes:
@@ -156,7 +164,8 @@ def _serve(physics, batch: dict, requests, replies) -> None:
         rows, names = int(request["rows"]), list(request["names"])
         params = np.frombuffer(_read_exactly(requests, 8 * rows * n_params), dtype=np.float64).reshape(rows, n_params)
         try:
-            values = physics.evaluate(torch.from_numpy(params.copy()).to(dtype), names, batch=batch)
+            values = physics.evaluate(torch.from_numpy(params.copy()).to(dtype), names, batch=batch,
+                                      chunk=_chunk(physics, names, batch))
             out = np.ascontiguousarray(np.stack([values[name].to(torch.float64).numpy() for name in names]))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which then evaluates itself
             replies.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")

@@ -26,11 +26,13 @@ from pinnviz.trainers._optim import (
     make_optimizer,
     optimizer_rows,
 )
+from pinnviz.trainers._stage import RowStage
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MAX_SEEDS = 1000  # trajectories trained in one batch: each is a store group with its own write buffer
 
-# progress(step, total_steps, {loss name: (K,) numpy}) after every logged step
+# progress(step, total_steps, {loss name: (K,) numpy}) after every hand-over of logged rows (at least every
+# 0.5 s and at the last step; trainers/_stage.py), with the losses the step computed for the last row
 ProgressFn = Callable[[int, int, dict], None]
 
 
@@ -323,6 +325,7 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
     flusher = BackgroundFlusher()  # blocks are completed and written while training goes on
     for writer in writers:
         writer.flusher = flusher
+    stage = RowStage(writers, step_names, theta.detach(), components)
     failed = None
     try:
         for step in range(start_step, config.steps + 1):
@@ -352,15 +355,15 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                                            None if traces is None else traces.cpu()).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
             if on_grid and (step > start_step or not start_stored):  # a resumed start row is stored
-                # the optimizer's state is copied only when a block is flushed, not at every step
-                state = ((lambda: [{} for _ in writers]) if rows is not None
-                         else (lambda: optimizer_rows(optimizer, theta)))
-                values = _log_row(writers, step, current, losses, state, rng, progress, config.steps,
-                                  weights=weights, components=components, balance_state=balance_state,
-                                  lbfgs=rows is not None)
-                if not np.isfinite(values[objective]).all():
-                    failed = f"{objective} became non-finite at step {step}"
-                    break
+                stage.add(step, current, losses, weights)
+                if stage.full() or step == config.steps:
+                    # the optimizer's state is copied only when a block is flushed, not at every step
+                    state = ((lambda: [{} for _ in writers]) if rows is not None
+                             else (lambda: optimizer_rows(optimizer, theta)))
+                    failed = _hand_over(stage, objective, state, rng, progress, config.steps,
+                                        balance_state=balance_state, lbfgs=rows is not None)
+                    if failed:
+                        break
             if step == config.steps:
                 break
             if rows is not None:
@@ -415,15 +418,17 @@ def _lbfgs_step(physics, optimizers, rows, names, batch, objective, weights, com
         opt.step(closure)
 
 
-def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weights=None, components=(),
-             balance_state=None, lbfgs=False) -> dict[str, np.ndarray]:
-    """Append one row per trajectory (flush when due) and return the logged losses as numpy arrays."""
-    params = theta.detach().to("cpu", torch.float64).numpy()
-    values = {k: v.detach().to("cpu", torch.float64).numpy() for k, v in losses.items()}
-    w = None if weights is None else weights.detach().to("cpu", torch.float64).numpy()
-    for k, writer in enumerate(writers):
-        row_weights = None if w is None else {name: float(w[k, c]) for c, name in enumerate(components)}
-        writer.append(step, params[k], {name: values[name][k] for name in values}, row_weights)
+def _hand_over(stage: RowStage, objective: str, state, rng, progress, total: int, *, balance_state=None,
+               lbfgs=False) -> str | None:
+    """Append the staged rows to the writers, flush when due, report progress; the failure, if the objective
+    of a row was not finite (that row is the last appended)."""
+    handed = stage.hand_over(objective)
+    if handed is None:
+        return None
+    step, values = handed
+    if not np.isfinite(values[objective]).all():
+        return f"{objective} became non-finite at step {step}"
+    writers = stage.writers
     if writers[0].due() or step == total:
         state = state()
         for k, writer in enumerate(writers):
@@ -433,8 +438,8 @@ def _log_row(writers, step, theta, losses, state, rng, progress, total, *, weigh
             if rng is not None:  # the sampler state before this row's quadrature was drawn
                 resume_state["rng"] = rng.numpy()
             if writer.store_dtype != np.float64:  # the stored row is rounded: resume from the exact vector
-                resume_state["theta"] = params[k].copy()  # params may share theta's memory; written later
+                resume_state["theta"] = stage.last_params[k].copy()  # a view of the stage; written later
             writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
     if progress is not None:
         progress(step, total, values)
-    return values
+    return None
