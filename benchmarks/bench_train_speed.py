@@ -19,16 +19,26 @@ BackgroundFlusher) and the losses a step did not compute are filled in by a seco
 (`trainers/_completer.py`): on a machine with a spare core that work costs the training little wall
 time, though its CPU time still counts.
 
-Where `train`'s time over `bare` goes (poisson1d pinn, 2,000 steps, medians of 6 alternating runs with
-timers around each part, 2026-12-02): the step's own computation takes the same time (paired ratio 0.999);
-the store's creation takes 28 ms, the fork 10 ms and the close 61 ms; logging a row 30-45 us (9 us when
-timed alone); the optimizer step 15 us more. For hyperelastic2d drm the second process's work (`pinn` and
-the errors, 1.56 ms a row beside a 2.3-2.8 ms step) is most of it: a process evaluating those losses
-without pause slowed the bare loop on the other core by 17-23% (a busy loop of plain arithmetic by 7%;
-medians of 8 paired runs; about the same with 1-vector chunks): the cores contend for what that
-evaluation uses heavily (the shared cache or memory bandwidth). Runs of the same work in one process
-differed by up to 60% within a minute on that machine, so a problem's ratio moves by 10-20 points between
-runs of this script.
+Where `train`'s time over `bare` goes (2026-12-02, timers around each part, medians of 5-8 paired runs):
+- poisson1d: the step's own computation takes the same time (paired ratio 0.999). The store's creation
+  takes about 30 ms, the fork 7-10 ms, the close 60-80 ms (mostly the one write of the whole run's
+  15 MB of rows: a plain 15 MB file write took 12-53 ms on that disk). Logging a row took 25-35 us when
+  each row was appended to the writer on its own (9 us timed alone: after a training step the same
+  Python runs 3-4 times slower); staged on the device and handed over 64 rows at a time
+  (`trainers/_stage.py`) it is 16-20 us.
+- hyperelastic2d drm: the second process fills in `pinn` and the errors at 1.5 ms a row (an order-2
+  pass) beside a 2.1-2.8 ms step, and the two cores slow each other: a process evaluating those losses
+  without pause slowed the bare loop by 9-23%, a busy loop of plain arithmetic by 7%. In three paired
+  experiments (8-9 runs each), evaluating in 1-vector chunks (1.2 MB of channels) instead of 4 (4.8 MB)
+  gave 1.19x, 1.06x and 1.13x of bare where 4-vector chunks gave 1.30x, 1.13x and 1.23x; a fourth run of
+  the 1-vector code gave 1.23x, and this script printed 28%. Splitting the points as well (4 vectors x
+  125-250 points, for the 1 MiB L2) was slower (1.27-1.41x): more calls, and the second process fell
+  behind. What is left is the two cores contending for the floating-point work both do (perhaps the
+  VM's two vCPUs share one physical core); only less work in the second process would help.
+- convection1d / reaction1d: the store's fixed cost is 100-150 ms, most of it the last row's `test` grid
+  (25,600 points, about 50 ms a row), which only the close can evaluate.
+Runs of the same work in one process differed by up to 60% within a minute on that machine, so a
+problem's ratio moves by 10-20 points between runs of this script; the paired medians by less.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """

@@ -296,6 +296,7 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, monkeypatch):
 
     store = tmp_path / "c.zarr"
     monkeypatch.setattr(train_cli, "step_progress", interrupting)
+    monkeypatch.setattr("pinnviz.trainers._stage.STAGE_ROWS", 1)  # progress every row, not every 64
     result = invoke(["train", "--steps", "40", "--out", str(store)])
     assert result.exit_code == 130, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -31,8 +31,8 @@ from pinnviz.trainers._stage import RowStage
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MAX_SEEDS = 1000  # trajectories trained in one batch: each is a store group with its own write buffer
 
-# progress(step, total_steps, {loss name: (K,) numpy}) after every hand-over of logged rows (at least every
-# 0.5 s and at the last step; trainers/_stage.py), with the losses the step computed for the last row
+# progress(step, total_steps, {loss name: (K,) numpy}) after every hand-over of logged rows (every 64 rows or
+# 40 ms, and the last step; trainers/_stage.py), with the losses the step computed for the last row
 ProgressFn = Callable[[int, int, dict], None]
 
 
@@ -355,8 +355,7 @@ def _run_loop(physics: PhysicsLosses, config: TrainConfig, writers: list[Traject
                                            None if traces is None else traces.cpu()).to(device, dtype)
             on_grid = step % config.log_every == 0 or step == config.steps
             if on_grid and (step > start_step or not start_stored):  # a resumed start row is stored
-                stage.add(step, current, losses, weights)
-                if stage.full() or step == config.steps:
+                if stage.add(step, current, losses, weights) or step == config.steps:
                     # the optimizer's state is copied only when a block is flushed, not at every step
                     state = ((lambda: [{} for _ in writers]) if rows is not None
                              else (lambda: optimizer_rows(optimizer, theta)))
