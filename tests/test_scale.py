@@ -209,8 +209,10 @@ def test_float32_store_resumes_from_the_unrounded_vector(tmp_path, monkeypatch):
     config = TrainConfig(loss="pinn", steps=120, lr=1e-2, store_dtype="float32")
 
     def stop(step, total, losses):
-        if step >= 100:  # progress comes at each hand-over of staged rows (16 of them), not every row
+        if step == 100:
             raise KeyboardInterrupt
+
+    monkeypatch.setattr("pinnviz.trainers._stage.STAGE_ROWS", 1)  # progress every row, not every 64
 
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "cut.zarr", physics, config, name="t", progress=stop)
