@@ -31,10 +31,11 @@ Where `train`'s time over `bare` goes (2026-12-02, timers around each part, medi
   without pause slowed the bare loop by 9-23%, a busy loop of plain arithmetic by 7%. In three paired
   experiments (8-9 runs each), evaluating in 1-vector chunks (1.2 MB of channels) instead of 4 (4.8 MB)
   gave 1.19x, 1.06x and 1.13x of bare where 4-vector chunks gave 1.30x, 1.13x and 1.23x; a fourth run of
-  the 1-vector code gave 1.23x, and this script printed 28%. Splitting the points as well (4 vectors x
-  125-250 points, for the 1 MiB L2) was slower (1.27-1.41x): more calls, and the second process fell
-  behind. What is left is the two cores contending for the floating-point work both do (perhaps the
-  VM's two vCPUs share one physical core); only less work in the second process would help.
+  the 1-vector code gave 1.23x, a fifth 1.03x; this script printed 28% and, on the next commit, 1%.
+  Splitting the points as well (4 vectors x 125-250 points, for the 1 MiB L2) was slower (1.27-1.41x):
+  more calls, and the second process fell behind. What is left is the two cores contending for the
+  floating-point work both do (perhaps the VM's two vCPUs share one physical core); only less work in
+  the second process would help.
 - convection1d / reaction1d: the store's fixed cost is 100-150 ms, most of it the last row's `test` grid
   (25,600 points, about 50 ms a row), which only the close can evaluate.
 Runs of the same work in one process differed by up to 60% within a minute on that machine, so a
