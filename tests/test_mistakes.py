@@ -307,3 +307,17 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, monkeypatch):
     result = invoke(["train", "--resume", "--out", str(store)])
     assert result.exit_code == 0, result.output
     assert open_run(store).trajectory("pinn-adam-seed0").steps[-1] == 40
+
+
+def test_a_metadata_file_being_written_is_not_a_member(short_run):
+    """zarr writes zarr.json through a `zarr.<hex>.partial` file (left behind if the writer is killed): a
+    listing meanwhile must neither fail nor warn, in a fresh process without pytest's warnings-as-errors."""
+    import subprocess
+    import sys
+
+    (short_run / "trajectories" / "zarr.0123456789abcdef0123456789abcdef.partial").write_text("{")
+    listing = f"from pinnviz.store import open_run; print(open_run({str(short_run)!r}).trajectory_names())"
+    for command in (["-W", "default", "-c", listing], ["-m", "pinnviz", "info", str(short_run)]):
+        done = subprocess.run([sys.executable, *command], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "pinn-adam-seed0" in done.stdout and done.stderr.strip() == "", done.stderr

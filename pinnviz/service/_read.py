@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import zarr.errors
 
 from pinnviz.errors import unknown_name
 from pinnviz.store import Run, display_status, open_run
@@ -48,11 +49,12 @@ def open_store(path: Path) -> Run:
 
 
 def _child_names(run: Run, group: str) -> list[str]:
-    # listing opens each child: one deleted meanwhile (a job replacing it) fails the listing, so list again
+    # listing opens each child: one deleted meanwhile (a job replacing it) fails the listing, so list again;
+    # so does zarr's warning about a metadata file being written (store/_run.py), where warnings are errors
     for attempt in range(5):
         try:
             return sorted(name for name, _ in run.group[group].groups()) if group in run.group else []
-        except (KeyError, FileNotFoundError):
+        except (KeyError, FileNotFoundError, zarr.errors.ZarrUserWarning):
             if attempt == 4:
                 raise
             time.sleep(0.05)

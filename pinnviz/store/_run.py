@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,11 @@ from pinnviz.store._meta import SCHEMA as SCHEMA
 from pinnviz.store._meta import display_status as display_status
 from pinnviz.store._meta import process_alive as process_alive
 from pinnviz.store._paths import writable
+
+# zarr writes a node's zarr.json through a temporary `zarr.<hex>.partial` file beside it, renamed into place:
+# a group listed meanwhile names that file among its members, and zarr warns that it is not one
+TEMPORARY_FILE_WARNING = r"Object at zarr\.[0-9a-f]+\.partial is not recognized as a component"
+warnings.filterwarnings("ignore", message=TEMPORARY_FILE_WARNING, category=zarr.errors.ZarrUserWarning)
 
 Location = Path | str  # a local folder, or an fsspec URL such as "memory://run.zarr"
 
