@@ -221,7 +221,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every problem's step count")
     parser.add_argument("--problems", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES))
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each loop, in turn; the fastest is printed")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each loop, in turn: the fastest is printed, "
+                        "the ratios are medians of the repeats' own")
     parser.add_argument("--seeds", type=int, default=8, help="seeds of the batch comparison (poisson1d pinn)")
     args = parser.parse_args()
     unknown = [case for case in args.problems.split(",") if case not in CASES]

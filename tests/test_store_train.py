@@ -79,7 +79,7 @@ def test_divergence_is_recorded_not_hidden(tmp_path, poisson_physics):
     traj = open_run(tmp_path / "r.zarr").trajectory("pinn-sgd-seed0")
     assert traj.status == "failed" and "non-finite" in traj.attrs["failure"]
     assert 1 < len(traj.steps) < 201
-    # rows are handed to the writer 16 at a time: the store ends at the first non-finite row, whatever the
+    # rows are handed to the writer up to 64 at a time: the store ends at the first non-finite row, whatever the
     # rows staged after it
     failed_at = int(re.search(r"at step (\d+)", str(raised.value)).group(1))
     assert traj.steps.tolist() == list(range(failed_at + 1))
@@ -87,7 +87,7 @@ def test_divergence_is_recorded_not_hidden(tmp_path, poisson_physics):
 
 
 def test_each_flush_records_its_own_rows_optimizer_state(tmp_path, poisson_physics, monkeypatch):
-    """Blocks of 5 rows and a stage of 16: the stage hands over before the block is full, so each flush
+    """Blocks of 5 rows and a stage of 64: the stage hands over before the block is full, so each flush
     records the optimizer state of its own last row; stopped after three blocks, the run resumes exactly."""
     monkeypatch.setattr("pinnviz.store._writer.rows_per_block", lambda n_params, itemsize=8: 5)
 

@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-# a chunk's channel buffer while training runs beside it: about one core's L2 cache. With the 5 MiB of a
-# landscape's chunks the evaluation streams through the shared L3 and slowed a hyperelastic2d drm run by
-# about 10 points more than 1-vector chunks of the same rows (benchmarks/bench_train_speed.py)
+# a chunk's channel buffer while training runs beside it: about one core's L2 cache. Beside hyperelastic2d
+# drm training, 1-vector chunks (this budget) gave 1.06-1.19x of training without a store where a
+# landscape's 5 MiB chunks gave 1.13-1.30x, in three paired experiments (benchmarks/bench_train_speed.py)
 CHUNK_BYTES = 1 << 20
 PROCESS_MIN_ROWS = 100  # rows a run logs before a second process pays for its fork (~20 ms)
 REPLY_SECONDS = 60.0  # a block the process has not answered in this long is evaluated here instead
