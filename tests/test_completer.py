@@ -2,14 +2,18 @@
 
 The process is a copy of this one (the same physics and quadrature); these tests check its values against
 `PhysicsLosses.evaluate` in this process and against an independent autograd evaluation (via the stored
-rows), that a killed process is replaced by evaluation here, and that no process outlives a run.
+rows), that a killed process is replaced by evaluation here, that a process is kept for the next run of
+the same physics only, and that none outlives this process.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +22,7 @@ import torch
 from pinnviz.problems import build_physics
 from pinnviz.store import open_run
 from pinnviz.trainers import TrainConfig, _completer, train
-from pinnviz.trainers._completer import PROCESS_MIN_ROWS, RowCompleter
+from pinnviz.trainers._completer import KEPT, PROCESS_MIN_ROWS, RowCompleter
 from tests.test_train_rows import hyperelastic_reference, poisson_reference
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the second process is forked on Linux only")
@@ -100,7 +104,9 @@ def test_a_run_fills_rows_in_through_the_process_and_leaves_none_behind(tmp_path
     (name,) = train(tmp_path / "run.zarr", physics, TrainConfig(loss=loss, steps=steps, lr=1e-2))
     (process,) = made
     assert process.blocks > 0
-    with pytest.raises(ChildProcessError):  # reaped: no process outlives the run
+    assert process.alive() and KEPT._kept[0] is process  # kept, idle, for the next run
+    KEPT.end()
+    with pytest.raises(ChildProcessError):  # ended and reaped
         os.waitpid(process.pid, os.WNOHANG)
     traj = open_run(tmp_path / "run.zarr").trajectory(name)
     assert np.isfinite(np.stack(list(traj.losses.values()))).all()
@@ -116,3 +122,65 @@ def test_no_process_for_a_short_run_or_when_declined(tmp_path, monkeypatch):
     train(tmp_path / "a.zarr", physics, TrainConfig(loss="drm", steps=PROCESS_MIN_ROWS - 2))
     train(tmp_path / "b.zarr", physics, TrainConfig(loss="drm", steps=3 * PROCESS_MIN_ROWS), second_process=False)
     assert made == []
+
+
+def _stored_losses_match(path, name, physics, reference, rows) -> None:
+    traj = open_run(path).trajectory(name)
+    for row in rows:
+        for key, value in reference(physics, torch.as_tensor(traj.params[row])).items():
+            np.testing.assert_allclose(traj.losses[key][row], value, rtol=1e-10, atol=1e-13, err_msg=f"{key} {row}")
+
+
+def test_the_next_run_of_the_same_physics_reuses_the_process_and_any_other_ends_it(tmp_path, monkeypatch):
+    made = _spy_processes(monkeypatch)
+    physics = build_physics("poisson1d", width=8)
+    steps = PROCESS_MIN_ROWS + 20
+    for k in range(2):  # the second run from another seed: other vectors, the same physics and quadrature
+        (name,) = train(tmp_path / f"same{k}.zarr", physics, TrainConfig(loss="drm", steps=steps, lr=1e-2, seed=k))
+        _stored_losses_match(tmp_path / f"same{k}.zarr", name, physics, poisson_reference, (1, steps // 2, steps))
+    assert len(made) == 1 and made[0].blocks > 1
+    first = made[0]
+
+    # another problem in the same object: the forked copy would give the losses of the old one
+    physics.problem = build_physics("poisson1d", {"solution": "x*(1-x)"}).problem
+    (name,) = train(tmp_path / "changed.zarr", physics, TrainConfig(loss="drm", steps=steps, lr=1e-2))
+    _stored_losses_match(tmp_path / "changed.zarr", name, physics, poisson_reference, (1, steps // 2, steps))
+    other = build_physics("hyperelastic2d", {"radii": 4, "angles": 8}, width=6)
+    (name,) = train(tmp_path / "other.zarr", other, TrainConfig(loss="drm", steps=steps, lr=1e-2))
+    _stored_losses_match(tmp_path / "other.zarr", name, other, hyperelastic_reference, (1, steps))
+    assert len(made) == 3
+    for ended in made[:2]:
+        with pytest.raises(ChildProcessError):  # ended and reaped when the next run did not match it
+            os.waitpid(ended.pid, os.WNOHANG)
+    assert first is made[0] and made[2].alive()
+    KEPT.end()
+
+
+def test_a_process_left_in_the_middle_of_a_block_is_not_kept():
+    physics = build_physics("poisson1d", width=8)
+    batch = physics.prepare(physics.net.init(1))
+    completer = RowCompleter(physics, batch, rows_expected=PROCESS_MIN_ROWS)
+    process = completer._process
+    process.answered = False  # as after a request whose reply was never read
+    completer.close()
+    assert KEPT._kept is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(process.pid, os.WNOHANG)
+
+
+def test_the_kept_process_ends_with_this_process(tmp_path):
+    script = (
+        "from pinnviz.problems import build_physics\n"
+        "from pinnviz.trainers import TrainConfig, train\n"
+        "from pinnviz.trainers._completer import KEPT, PROCESS_MIN_ROWS\n"
+        f"train({str(tmp_path / 'run.zarr')!r}, build_physics('poisson1d', width=8), "
+        "TrainConfig(loss='drm', steps=PROCESS_MIN_ROWS + 20))\n"
+        "print(KEPT._kept[0].pid)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # reaped by its parent at exit
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
