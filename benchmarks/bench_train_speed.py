@@ -38,6 +38,15 @@ Where `train`'s time over `bare` goes (2026-12-02, timers around each part, medi
   the second process would help.
 - convection1d / reaction1d: the store's fixed cost is 100-150 ms, most of it the last row's `test` grid
   (25,600 points, about 50 ms a row), which only the close can evaluate.
+Later the same day (paired in-situ scripts, 5-7 pairs; not yet a full run of this script):
+- the second process had idled 50-60 ms between filling-in jobs and left hyperelastic2d drm's close
+  100-150 rows (90-180 ms); a job now goes on with the rows appended meanwhile (store/_writer.py):
+  train/bare about 1.23 -> 1.15;
+- a fork per run cost a process that had trained before 9,000-11,000 copy-on-write faults a run; the
+  process is now kept for the next run of the same physics (trainers/_completer.py, `KEPT`), which
+  this script's repeats are: poisson1d drm 1.21 -> 1.13, hyperelastic2d drm 1.17 -> 1.13 (paired against
+  a fork per run); a fresh `pinnviz train` pays its one fork, about 1,800 faults;
+- hyperelastic2d's body force took 22 ms of every run's set-up, now 0.7 ms.
 Runs of the same work in one process differed by up to 60% within a minute on that machine, so a
 problem's ratio moves by 10-20 points between runs of this script; the paired medians by less.
 

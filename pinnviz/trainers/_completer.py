@@ -170,9 +170,10 @@ class RowCompleter:
     """`(steps (n,), params (n, P), missing names) -> {name: (n,)}`: the writer's `complete_losses`.
 
     Losses in `sparse` are evaluated only on the rows that `sparse_rows(steps)` marks (NaN elsewhere);
-    the others on every row. A second process is forked at once where it pays: on Linux, on the CPU, for
-    at least `PROCESS_MIN_ROWS` expected rows, and unless `second_process` is False (a sweep's workers
-    already use every core). Create it before any thread but zarr's is busy (the trainer does).
+    the others on every row. A second process is taken at once where it pays (the one `KEPT` from an
+    earlier run of this physics, or a new fork): on Linux, on the CPU, for at least `PROCESS_MIN_ROWS`
+    expected rows, and unless `second_process` is False (a sweep's workers already use every core).
+    Create it before any thread but zarr's is busy (the trainer does); `close` hands the process back.
     """
 
     def __init__(self, physics, batch: dict, *, sparse: Sequence[str] = (),
