@@ -13,7 +13,7 @@ which only ever add time, least affect; single runs of one loop differ by up to 
 each ratio is the median over the repeats of that repeat's own ratio (its loops ran under about the same
 load; a ratio of two fastest runs from different repeats moved 10-20 points between runs). Each loop is
 timed in wall seconds (what a user waits) and in CPU seconds of this process (`time.process_time`, all
-its threads; one torch thread by default) and its child processes.
+its threads; one torch thread by default) and its child processes (the second process kept between runs included).
 The two differ for `train` because its store blocks are written on a second thread (`store/_writer.py`,
 BackgroundFlusher) and the losses a step did not compute are filled in by a second process
 (`trainers/_completer.py`): on a machine with a spare core that work costs the training little wall
@@ -38,7 +38,7 @@ Where `train`'s time over `bare` goes (2026-12-02, timers around each part, medi
   the second process would help.
 - convection1d / reaction1d: the store's fixed cost is 100-150 ms, most of it the last row's `test` grid
   (25,600 points, about 50 ms a row), which only the close can evaluate.
-Later the same day (paired in-situ scripts, 5-7 pairs; not yet a full run of this script):
+Later the same day (paired in-situ scripts, 5-7 pairs):
 - the second process had idled 50-60 ms between filling-in jobs and left hyperelastic2d drm's close
   100-150 rows (90-180 ms); a job now goes on with the rows appended meanwhile (store/_writer.py):
   train/bare about 1.23 -> 1.15;
@@ -47,8 +47,24 @@ Later the same day (paired in-situ scripts, 5-7 pairs; not yet a full run of thi
   this script's repeats are: poisson1d drm 1.21 -> 1.13, hyperelastic2d drm 1.17 -> 1.13 (paired against
   a fork per run); a fresh `pinnviz train` pays its one fork, about 1,800 faults;
 - hyperelastic2d's body force took 22 ms of every run's set-up, now 0.7 ms.
-Runs of the same work in one process differed by up to 60% within a minute on that machine, so a
-problem's ratio moves by 10-20 points between runs of this script; the paired medians by less.
+Two full runs of this script on 2026-12-03 (`--repeats 7`, the same code), log overhead (wall), an hour apart:
+poisson1d drm 10% / 17%, pinn 10% / 22%, hyperelastic2d drm 14% / 34%, pinn 11% / 8%, convection1d 15% / 9%,
+reaction1d (the first run disturbed) / 6%; train/plain 0.66-0.92 in both; `--seeds 8` 2.5x / 3.0x; `--help`
+0.11-0.12 s, `info` 0.18-0.21 s. In the second, every loop ran 1.3-1.6x slower than in the first (plain
+poisson1d drm 0.69 against 0.44 ms a step): the host was busy, and the second vCPU was no spare core.
+Where train's wall time over bare goes, the same day (timers around each part, medians of 7 pairs):
+poisson1d drm: setup 22-36 ms (store creation), loop +7-9%, close 38-94 ms (almost all of it the one
+write of the run's 15 MB of rows: a plain 15 MB file write alone took 24 ms, a 2 MiB chunk 7-10 ms, kernel
+time); hyperelastic2d drm: setup 25-39 ms, loop +7-15%, close 66-85 ms (35-60 ms of it the write). With
+the second process's evaluation replaced by zeros, the loop's excess fell from 7.4% to 3.2% (poisson1d)
+and 4.0% (hyperelastic2d): the rest is the staging, 8-10 us a row after a 0.34 ms poisson1d step, which
+slowed that loop by 5%. Tried and not kept: writing `params` ahead in whole chunks as the block fills, on
+the flusher (the close fell to 37 ms, but paired train/train-without was 1.049 for poisson1d drm and
+1.045 for hyperelastic2d drm: work on the other vCPU slows this one); staging the losses as a list stacked
+at the hand-over and the detached view made once (no change measurable: 1.054 against 1.054-1.066).
+`train`'s CPU column counts the kept second process too (`kept_process_seconds`): hyperelastic2d drm's
+filling-in (`pinn`, an order-2 pass, and the errors) took more CPU than the step itself, 1.9 ms a row
+beside a 1.8 ms step on the busy host; that is the work whose cost on the other vCPU is left.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
@@ -72,6 +88,7 @@ import torch
 from pinnviz._malloc import keep_freed_memory
 from pinnviz.problems import PhysicsLosses, build_physics
 from pinnviz.trainers import TrainConfig, train
+from pinnviz.trainers._completer import KEPT
 from pinnviz.trainers._optim import make_optimizer
 from pinnviz.trainers._train import _step_names, uses_pullback
 
@@ -191,12 +208,25 @@ def logged_training(physics: PhysicsLosses, loss: str, steps: int, folder: Path,
     return seconds
 
 
+def kept_process_seconds() -> float:
+    """CPU seconds of training's second process kept, idle, between runs (trainers/_completer.py: KEPT): a
+    child not reaped, so not yet in RUSAGE_CHILDREN; once reaped its whole time is there instead."""
+    pid = KEPT.pid()
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # not Linux, or it exited meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def timed(fn, *args) -> tuple[float, float]:
-    """(wall, CPU) seconds of fn(*args); CPU of this process, all threads, and of the child processes it
-    reaped (training's second process, trainers/_completer.py)."""
+    """(wall, CPU) seconds of fn(*args); CPU of this process, all threads, of the child processes it
+    reaped and of the one it keeps (training's second process, trainers/_completer.py)."""
     def cpu_seconds() -> float:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return time.process_time() + children.ru_utime + children.ru_stime
+        return time.process_time() + children.ru_utime + children.ru_stime + kept_process_seconds()
 
     wall, cpu = time.perf_counter(), cpu_seconds()
     fn(*args)

@@ -105,7 +105,9 @@ def test_a_run_fills_rows_in_through_the_process_and_leaves_none_behind(tmp_path
     (process,) = made
     assert process.blocks > 0
     assert process.alive() and KEPT._kept[0] is process  # kept, idle, for the next run
+    assert KEPT.pid() == process.pid
     KEPT.end()
+    assert KEPT.pid() is None
     with pytest.raises(ChildProcessError):  # ended and reaped
         os.waitpid(process.pid, os.WNOHANG)
     traj = open_run(tmp_path / "run.zarr").trajectory(name)

@@ -141,6 +141,11 @@ class _KeptProcess:
         if kept is not None:
             kept[0].close()
 
+    def pid(self) -> int | None:
+        """The kept process's id, or None when none is kept (a benchmark reads its CPU time)."""
+        kept = self._kept
+        return None if kept is None else kept[0].pid
+
     def end(self) -> None:
         with self._lock:
             kept, self._kept = self._kept, None
