@@ -53,15 +53,15 @@ reaction1d (the first run disturbed) / 6%; train/plain 0.66-0.92 in both; `--see
 0.11-0.12 s, `info` 0.18-0.21 s. In the second, every loop ran 1.3-1.6x slower than in the first (plain
 poisson1d drm 0.69 against 0.44 ms a step): the host was busy, and the second vCPU was no spare core.
 Where train's wall time over bare goes, the same day (timers around each part, medians of 7 pairs):
-poisson1d drm: setup 22-36 ms (store creation), loop +7-9%, close 38-94 ms (almost all of it the one
+poisson1d drm: setup 26-36 ms (store creation), loop +7-9%, close 66-94 ms (almost all of it the one
 write of the run's 15 MB of rows: a plain 15 MB file write alone took 24 ms, a 2 MiB chunk 7-10 ms, kernel
-time); hyperelastic2d drm: setup 25-39 ms, loop +7-15%, close 66-85 ms (35-60 ms of it the write). With
+time); hyperelastic2d drm: setup 32-36 ms, loop +7-8%, close 71-85 ms (59 ms of it the write). With
 the second process's evaluation replaced by zeros, the loop's excess fell from 7.4% to 3.2% (poisson1d)
 and 4.0% (hyperelastic2d): the rest is the staging, 8-10 us a row after a 0.34 ms poisson1d step, which
-slowed that loop by 5%. Tried and not kept: writing `params` ahead in whole chunks as the block fills, on
-the flusher (the close fell to 37 ms, but paired train/train-without was 1.049 for poisson1d drm and
+slowed that loop by 5-7%. Tried and not kept: writing `params` ahead in whole chunks as the block fills, on
+the flusher (poisson1d drm's close fell to 38 ms, but paired train/train-without was 1.049 for poisson1d drm and
 1.045 for hyperelastic2d drm: work on the other vCPU slows this one); staging the losses as a list stacked
-at the hand-over and the detached view made once (no change measurable: 1.054 against 1.054-1.066).
+at the hand-over and the detached view made once (no change measurable: staged loop/bare 1.054-1.066 against 1.054).
 `train`'s CPU column counts the kept second process too (`kept_process_seconds`): hyperelastic2d drm's
 filling-in (`pinn`, an order-2 pass, and the errors) took more CPU than the step itself, 1.9 ms a row
 beside a 1.8 ms step on the busy host; that is the work whose cost on the other vCPU is left.
