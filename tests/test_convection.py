@@ -48,6 +48,24 @@ def test_losses_match_autograd_through_a_module(name, options):
             torch.testing.assert_close(got[key][g], value.detach(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,options", [("convection1d", {"beta": 7.0}), ("reaction1d", {"rho": 5.0})])
+def test_evaluation_in_blocks_of_points_matches_autograd(name, options, monkeypatch):
+    """A forward pass too large for the cache runs in blocks of points (problems/_evaluate.py); forced here
+    on a small problem, so that every block boundary and the value-only test grid are crossed."""
+    import pinnviz.problems._evaluate as evaluate_module
+
+    physics = build_physics(name, {**SMALL, **options}, width=8, depth=2)
+    theta = physics.net.init(3, generator=torch.Generator().manual_seed(2))
+    monkeypatch.setattr(evaluate_module, "SPLIT_ABOVE_BYTES", 0)
+    monkeypatch.setattr(evaluate_module, "MIN_BLOCK_POINTS", 7)  # blocks of 7 points, a ragged last one
+    monkeypatch.setattr(evaluate_module, "POINT_BLOCK_BYTES", 0)
+    assert physics._point_block(theta, 1, False, 1000) == 7
+    got = physics.evaluate(theta, chunk=2)
+    for g in range(3):
+        for key, value in reference_losses(physics, theta[g]).items():
+            torch.testing.assert_close(got[key][g], value.detach(), rtol=1e-10, atol=1e-12)
+
+
 def exact_fields(problem, x):
     """The exact solution and its (x, t) gradient at points x (N, 2), as Fields (1, N, 1[, 2])."""
     x = x.clone().requires_grad_(True)

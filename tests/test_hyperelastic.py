@@ -142,6 +142,24 @@ def test_losses_and_parameter_gradients_match_autograd(physics):
             assert rel_err(grads[name][g], ref_grad) < 1e-10, (name, rel_err(grads[name][g], ref_grad))
 
 
+def test_error_metrics_match_an_nn_module_and_numpy(physics):
+    """max_error and l2_error of trained-like vectors (nonzero errors) against nn.Module outputs and numpy norms."""
+    net = physics.net
+    theta = net.init(3, generator=torch.Generator().manual_seed(5))
+    values = physics(theta, ["l2_error", "max_error"])  # either order: they share the squared error
+    batch = physics.problem.sample()
+    x, w = batch["x"], batch["w"].numpy()
+    exact = exact_field(x).numpy()
+    for g in range(3):
+        u = module_field(net, theta[g])(x).detach().numpy()
+        pointwise = np.linalg.norm(u - exact, axis=1)
+        assert abs(float(values["max_error"][g]) - pointwise.max()) <= 1e-12 * pointwise.max()
+        l2 = math.sqrt((pointwise**2) @ w / ((exact * exact).sum(axis=1) @ w))
+        assert abs(float(values["l2_error"][g]) - l2) <= 1e-12 * l2
+    alone = physics(theta, ["max_error"])["max_error"]
+    assert torch.equal(alone, values["max_error"])
+
+
 def test_body_force_makes_the_manufactured_field_a_solution(physics):
     problem = physics.problem
     batch = problem.sample()

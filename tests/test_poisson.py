@@ -30,6 +30,21 @@ def autograd_losses(net, theta, problem):
     }
 
 
+def test_evaluation_in_blocks_of_points_matches_autograd(monkeypatch):
+    """Order 2 and the hard-BC distance, each sliced per block of points (problems/_evaluate.py), forced on."""
+    import pinnviz.problems._evaluate as evaluate_module
+
+    problem, net = Poisson1D(), MLP(1, 1, 20, 2)
+    physics = PhysicsLosses(problem, net)
+    theta = net.init(3, generator=torch.Generator().manual_seed(4))
+    for name, value in (("SPLIT_ABOVE_BYTES", 0), ("POINT_BLOCK_BYTES", 0), ("MIN_BLOCK_POINTS", 30)):
+        monkeypatch.setattr(evaluate_module, name, value)
+    got = physics.evaluate(theta, ["drm", "pinn", "l2_error"])  # blocks of 30, 30, 30 and 10 points
+    for g in range(3):
+        for name, value in autograd_losses(net, theta[g], problem).items():
+            torch.testing.assert_close(got[name][g], value.detach(), rtol=1e-10, atol=1e-12)
+
+
 def test_source_is_minus_second_derivative_of_default_solution():
     problem = Poisson1D()
     x = torch.linspace(0, 1, 7, dtype=torch.float64)[:, None]

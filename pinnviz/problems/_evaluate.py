@@ -10,6 +10,11 @@ from pinnviz.errors import unknown_name
 from pinnviz.nets import MLP, Fields
 
 CHUNK_BYTES = 5 << 20  # a chunk's channel buffer in `evaluate` (cache-sized)
+# a forward pass without autograd whose channel buffer exceeds SPLIT_ABOVE_BYTES (one evaluation chunk's, so
+# that chunks sized by `default_chunk` are left whole) is split into blocks of points of POINT_BLOCK_BYTES
+SPLIT_ABOVE_BYTES = CHUNK_BYTES + (CHUNK_BYTES >> 2)
+POINT_BLOCK_BYTES = 2 << 20
+MIN_BLOCK_POINTS = 256
 
 
 class PhysicsLosses:
@@ -110,6 +115,29 @@ class PhysicsLosses:
         return order, x, lead
 
     def _fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
+        """Fields at points [start, stop); without autograd, a forward pass whose channel buffer would exceed
+        `SPLIT_ABOVE_BYTES` is made `POINT_BLOCK_BYTES` of points at a time (each point's fields depend on
+        that point alone, so the values are the same): convection's 25,600-point test grid at one vector is
+        11 MB of channels a layer, which run from memory, not cache (benchmarks/bench_train_speed.py)."""
+        block = self._point_block(theta, order, functional, stop - start)
+        if block >= stop - start:
+            return self._point_fields(theta, x, start, stop, order, batch, functional)
+        parts = [self._point_fields(theta, x, a, min(a + block, stop), order, batch, functional)
+                 for a in range(start, stop, block)]
+        value, grad, hess = ([getattr(part, field) for part in parts] for field in ("value", "grad", "hess"))
+        return Fields(torch.cat(value, dim=1), None if grad[0] is None else torch.cat(grad, dim=1),
+                      None if hess[0] is None else torch.cat(hess, dim=1))
+
+    def _point_block(self, theta, order: int, functional: bool, points: int) -> int:
+        """Points per forward pass: all of them, unless the buffer is too large and no graph is recorded."""
+        if functional or (torch.is_grad_enabled() and theta.requires_grad):
+            return points  # autograd would keep every block's intermediates anyway
+        per_point = theta.shape[0] * self.net.width * self.net.channels(order) * theta.element_size()
+        if per_point * points <= SPLIT_ABOVE_BYTES:
+            return points
+        return max(MIN_BLOCK_POINTS, POINT_BLOCK_BYTES // per_point)
+
+    def _point_fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
         distance = None
         if self.net.bc == "hard":
             part = tuple(t[start:stop] for t in batch["distance"])
