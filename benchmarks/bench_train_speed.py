@@ -8,7 +8,8 @@ For each problem the three loops start from the same vector and use the same net
   50th row, as `pinnviz train` does by default).
 Then `pinnviz --help` and `pinnviz info` in fresh processes, and `--seeds 8` as one batch against 8
 separate plain loops. Machines are noisy: read the ratios, all measured in this one run. The three loops
-of a problem run in turn, back to back, `--repeats` times; each prints its fastest run (what disturbances,
+of a problem run in turn, back to back, `--repeats` times (in reverse order every other time, so that a
+load drifting within a repeat favours none of them); each prints its fastest run (what disturbances,
 which only ever add time, least affect; single runs of one loop differ by up to 30% on this machine), and
 each ratio is the median over the repeats of that repeat's own ratio (its loops ran under about the same
 load; a ratio of two fastest runs from different repeats moved 10-20 points between runs). Each loop is
@@ -289,10 +290,14 @@ def main() -> None:
             logged_training(physics, loss, warm, folder)
             runs, store = [], []
             # plain and bare time `steps` steps; train logs steps + 1 rows
-            for _ in range(args.repeats):
-                runs.append(([t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
-                             [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
-                             [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)]))
+            loops = (lambda: [t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
+                     lambda: [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
+                     lambda: [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)])
+            for repeat in range(args.repeats):
+                # every other repeat in reverse order: a load that drifts within a repeat favours no loop
+                order = range(3) if repeat % 2 == 0 else range(2, -1, -1)
+                measured = {loop: loops[loop]() for loop in order}
+                runs.append(tuple(measured[loop] for loop in range(3)))
                 store.append(logged_training(physics, loss, 0, folder)[0])  # one row: the fixed cost
             plain, bare, logged = ([min(run[loop][i] for run in runs) for i in range(2)] for loop in range(3))
             times = "".join(f"{1e3 * x[0]:>7.2f}{1e3 * x[1]:>7.2f}" for x in (plain, bare, logged))

@@ -438,7 +438,9 @@ def _hand_over(stage: RowStage, objective: str, state, rng, progress, total: int
                 resume_state["rng"] = rng.numpy()
             if writer.store_dtype != np.float64:  # the stored row is rounded: resume from the exact vector
                 resume_state["theta"] = stage.last_params[k].copy()  # a view of the stage; written later
-            writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})})
+            # the last row's flush records the run complete with it: the close then writes nothing more
+            writer.flush(resume_state, {"step": step, **({"lbfgs": True} if lbfgs else {})},
+                         {"status": "complete"} if step == total else None)
     if progress is not None:
         progress(step, total, values)
     return None
