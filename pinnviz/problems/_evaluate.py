@@ -129,9 +129,10 @@ class PhysicsLosses:
                       None if hess[0] is None else torch.cat(hess, dim=1))
 
     def _point_block(self, theta, order: int, functional: bool, points: int) -> int:
-        """Points per forward pass: all of them, unless the buffer is too large and no graph is recorded."""
-        if functional or (torch.is_grad_enabled() and theta.requires_grad):
-            return points  # autograd would keep every block's intermediates anyway
+        """Points per forward pass: all of them, unless the buffer is too large for a CPU's cache and no graph
+        is recorded."""
+        if functional or (torch.is_grad_enabled() and theta.requires_grad) or theta.device.type != "cpu":
+            return points  # autograd keeps every block's intermediates anyway; a GPU wants large kernels
         per_point = theta.shape[0] * self.net.width * self.net.channels(order) * theta.element_size()
         if per_point * points <= SPLIT_ABOVE_BYTES:
             return points
