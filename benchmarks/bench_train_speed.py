@@ -93,12 +93,14 @@ from pinnviz.trainers._completer import KEPT
 from pinnviz.trainers._optim import make_optimizer
 from pinnviz.trainers._train import _step_names, uses_pullback
 
-# name -> (problem, objective, steps at --scale 1): each loop runs about 1.5-4 s, so that a store's fixed
-# cost (its creation, the last block's write and the second process: about 50-160 ms, printed as `store`)
-# weighs on `log overhead` about as it does on a real run (7,500 steps by default) and not several times more
+# name -> (problem, objective, steps at --scale 1). A store's fixed cost (its creation and the last block's
+# write and filling-in: about 50-200 ms, `store` prints a part of it) weighs on `log overhead` as much as on a
+# real run only at a real run's length: poisson1d runs `pinnviz train`'s default 7,500 steps (3-4 s a loop);
+# the others are shorter (1.5-4 s a loop, where 7,500 steps would take 12-65 s), which overstates the weight
+# of their fixed cost 4-19 times
 CASES = {
-    "poisson1d-drm": ("poisson1d", "drm", 4000),
-    "poisson1d-pinn": ("poisson1d", "pinn", 4000),
+    "poisson1d-drm": ("poisson1d", "drm", 7500),
+    "poisson1d-pinn": ("poisson1d", "pinn", 7500),
     "hyperelastic2d-drm": ("hyperelastic2d", "drm", 1000),
     "hyperelastic2d-pinn": ("hyperelastic2d", "pinn", 400),
     "convection1d-total": ("convection1d", "total", 400),
