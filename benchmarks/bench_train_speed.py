@@ -66,6 +66,22 @@ at the hand-over and the detached view made once (no change measurable: staged l
 `train`'s CPU column counts the kept second process too (`kept_process_seconds`): hyperelastic2d drm's
 filling-in (`pinn`, an order-2 pass, and the errors) took more CPU than the step itself, 1.9 ms a row
 beside a 1.8 ms step on the busy host; that is the work whose cost on the other vCPU is left.
+Later on 2026-12-03 (paired, medians of 5-9): the other vCPU is no spare core. The bare poisson1d loop beside
+a process busy without pause ran 1.13x (sigmoid on a tensor) and 1.21x (a pure-Python integer loop) of
+alone; beside one writing a 2 MiB file every 0.2 s (3% of its time), 1.10x: writing `params` ahead during
+training would pay about what the close's write costs. So the work was made smaller instead:
+- a forward pass without autograd whose channels exceed an evaluation chunk's runs in blocks of points
+  (problems/_evaluate.py): convection's `test` grid at one vector 0.70x, 8 vectors 0.76x, every loss of a
+  convection landscape at the default chunk 0.75x (each a diagnostic row's filling-in or the close's last);
+- hyperelastic2d's `max_error` had taken `vector_norm` of a strided view of the channels, 135 us a vector
+  against 12 us for the summed squares it now shares with `l2_error`: about a tenth of a `pinn` row's filling-in;
+- a trajectory's resume slots are created with its arrays, and the last flush records the status, so the close
+  writes nothing more (a zarr node costs 3-5 ms here, most of it file-system calls in zarr's threads).
+None of these moved a whole `train` measurably (paired old/new `train`: convection1d 1.05, hyperelastic2d drm
+1.02, ranges 0.91-1.37). Timers around each part (7 pairs): poisson1d drm at 4,000 steps, loop/bare 1.145
+(the training thread's own CPU 1.136: a thread slowed by the other vCPU takes more CPU), setup 37 ms, close
+79 ms; reaction1d total at 400 steps, loop/bare 0.996, setup 71 ms, close 117 ms (the last row's `test` grid
+and the 25 MB write of the rows).
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
