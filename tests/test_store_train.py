@@ -137,6 +137,33 @@ def test_rows_appended_together_equal_rows_appended_one_by_one(tmp_path):
         assert np.isnan(traj["loss/b"][:]).all()
 
 
+def test_close_writes_only_what_the_last_flush_did_not_record(tmp_path, monkeypatch):
+    """A flush that recorded the final status with the last rows leaves the close nothing to write; a close
+    with another status, or with rows buffered since, still writes them."""
+    group = zarr.open_group(str(tmp_path / "w.zarr"), mode="w")
+    writes = []
+    original = TrajectoryWriter._write
+    monkeypatch.setattr(TrajectoryWriter, "_write", lambda self, rows, *a, **k: (writes.append(rows.n),
+                                                                                  original(self, rows, *a, **k)))
+    done = TrajectoryWriter.create(group, "done", 2, ["a"], {})
+    assert sorted(name for name, _ in done.group["resume"].groups()) == ["slot0", "slot1"]
+    done.append(0, np.zeros(2), {"a": 1.0})
+    done.flush({"x": np.ones(2)}, {"step": 0}, {"status": "complete"})
+    done.close("complete")
+    assert writes == [1] and group["done"].attrs["status"] == "complete" and group["done"].attrs["length"] == 1
+    failed = TrajectoryWriter.create(group, "failed", 2, ["a"], {})
+    failed.append(0, np.zeros(2), {"a": 1.0})
+    failed.flush(extra_attrs={"status": "complete"})
+    failed.close("failed", failure="stopped")
+    later = TrajectoryWriter.create(group, "later", 2, ["a"], {})
+    later.flush(extra_attrs={"status": "complete"})
+    later.append(0, np.zeros(2), {"a": 1.0})
+    later.close("complete")
+    assert writes == [1, 1, 0, 0, 1]
+    assert dict(group["failed"].attrs)["status"] == "failed" and group["failed"].attrs["failure"] == "stopped"
+    assert group["later"].attrs["length"] == 1
+
+
 def test_open_errors(tmp_path):
     with pytest.raises(RunNotFoundError, match="no store at"):
         open_run(tmp_path / "missing.zarr")

@@ -387,4 +387,4 @@ async def _create_arrays(group: zarr.Group, n_params: int, chunks, store_dtype: 
     created = await asyncio.gather(*(parent.create_array(name, **spec) for parent, name, spec in specs.values()),
                                    *(made["resume"].create_group(f"slot{slot}") for slot in (0, 1)))
     arrays = {key: zarr.Array(array) for key, array in zip(specs, created[: len(specs)], strict=True)}
-    return arrays, {slot: zarr.Group(made) for slot, made in enumerate(created[len(specs):])}
+    return arrays, {slot: zarr.Group(group) for slot, group in enumerate(created[len(specs):])}
