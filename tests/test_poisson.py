@@ -7,6 +7,7 @@ import torch
 from pinnviz.errors import InvalidSettingError, UnknownNameError
 from pinnviz.nets import MLP, Fields
 from pinnviz.problems import PhysicsLosses, Poisson1D
+from pinnviz.problems._evaluate import balanced_chunk
 from tests.conftest import module_from_vector
 
 
@@ -136,5 +137,26 @@ def test_chunked_evaluation_equals_one_batch(poisson_physics):
     theta = poisson_physics.net.init(300)
     whole = poisson_physics(theta, ["drm", "pinn"])
     chunked = poisson_physics.evaluate(theta, ["drm", "pinn"], chunk=64)
+    for name in whole:
+        torch.testing.assert_close(chunked[name], whole[name], rtol=1e-13, atol=1e-13)
+
+
+def test_evaluation_chunks_are_balanced_and_cover_every_row(poisson_physics, monkeypatch):
+    assert [balanced_chunk(64, 21), balanced_chunk(65, 21), balanced_chunk(300, 64), balanced_chunk(10, 64)] == \
+        [16, 17, 60, 10]
+    for rows in range(1, 70):
+        for chunk in (1, 5, 21, 64):
+            size = balanced_chunk(rows, chunk)
+            chunks = -(-rows // size)
+            assert size <= chunk and chunks == -(-rows // chunk)  # as few chunks as before, none larger
+            assert rows - (chunks - 1) * size >= size - (chunks - 1)  # the last one at most chunks - 1 shorter
+    calls = []
+    original = PhysicsLosses.__call__
+    monkeypatch.setattr(PhysicsLosses, "__call__",
+                        lambda self, theta, *args, **kw: calls.append(theta.shape[0]) or original(self, theta, *args, **kw))
+    theta = poisson_physics.net.init(65)
+    chunked = poisson_physics.evaluate(theta, ["pinn", "l2_error"], chunk=21)
+    assert calls == [17, 17, 17, 14]
+    whole = original(poisson_physics, theta, ["pinn", "l2_error"])
     for name in whole:
         torch.testing.assert_close(chunked[name], whole[name], rtol=1e-13, atol=1e-13)

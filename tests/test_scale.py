@@ -48,7 +48,11 @@ def test_chunks_split_columns_and_blocks_stay_bounded():
     assert chunk_shape(P) == (16, 16384)
     assert rows_per_block(P) == 16  # a flush writes whole chunks: the buffer is 16 rows (128 MB)
     assert chunk_shape(P, 4) == (16, 32768) and rows_per_block(P, 4) == 16
-    assert rows_per_block(480) == 4096
+    assert rows_per_block(480) == 7 * 546  # at most 4096 rows, whole chunks
+    for n_params in (1, 3, 97, 481, 7801, 40_000, 131_072, 300_000, P):
+        for itemsize in (4, 8):
+            chunk, block = chunk_shape(n_params, itemsize)[0], rows_per_block(n_params, itemsize)
+            assert block % chunk == 0 and block <= max(4096, chunk), (n_params, itemsize)
 
 
 def test_snapshot_pca_equals_numpy_svd_on_zarr_column_blocks(split_run):

@@ -160,6 +160,7 @@ class PhysicsLosses:
         groups = self.point_groups(names)
         if chunk is None:
             chunk = self.default_chunk(names, batch, theta.element_size())
+        chunk = balanced_chunk(theta.shape[0], chunk)
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
         for start in range(0, theta.shape[0], chunk):
             for group in groups:
@@ -190,3 +191,15 @@ class PhysicsLosses:
         for name in names:
             groups.setdefault(self.points_needed([name]), []).append(name)
         return list(groups.values())
+
+
+def balanced_chunk(rows: int, chunk: int) -> int:
+    """The chunk size of as few chunks of at most `chunk` rows as cover `rows`, all about equal.
+
+    A short last chunk costs nearly a full one's fixed work: 64 training rows filled in at 21 a chunk
+    (poisson1d's order-2 losses) took 30 us a row where 4 chunks of 16 took 26 and 2 of 32 took 24."""
+    if rows <= 0:
+        return max(1, chunk)
+    chunks = -(-rows // max(1, chunk))
+    return -(-rows // chunks)
+

@@ -47,17 +47,18 @@ def rows_per_chunk(n_params: int, itemsize: int = 8) -> int:
 
 
 def rows_per_block(n_params: int, itemsize: int = 8) -> int:
-    """Rows buffered before a flush: about 16 MiB, between one chunk's rows and 4096 rows.
+    """Rows buffered before a flush: about 16 MiB, at most 4096 rows, a whole number of chunks.
 
     A flush costs tens of milliseconds of Zarr metadata and chunk writes whatever its size, so
     blocks are large; the writer also flushes every `seconds`, which bounds what a kill can lose.
-    For a large network (1 M parameters: 8 MB a row) the block is one chunk's rows, a whole number
-    of chunks, so that no flush rewrites a chunk written before and the buffer stays bounded
-    (128 MB in float64).
+    A block is a whole number of chunks, so that no flush of full blocks rewrites a chunk written
+    before (a 4096-row block of a 481-parameter network, 7.5 chunks, had the next flush read and
+    write its last 2 MiB chunk again). For a large network (1 M parameters: 8 MB a row) the block
+    is one chunk's rows, and the buffer stays bounded (128 MB in float64).
     """
     chunk = rows_per_chunk(n_params, itemsize)
-    rows = (16 << 20) // (itemsize * max(n_params, 1))
-    return int(min(4096, max(chunk, rows // chunk * chunk)))
+    rows = min(4096, (16 << 20) // (itemsize * max(n_params, 1)))
+    return int(max(chunk, rows // chunk * chunk))
 
 
 class BackgroundFlusher:
