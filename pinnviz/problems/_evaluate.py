@@ -149,7 +149,8 @@ class PhysicsLosses:
     def evaluate(self, theta: torch.Tensor, names: Sequence[str] | None = None, *, chunk: int | None = None,
                  batch: dict | None = None,
                  progress: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
-        """Losses of many vectors, `chunk` at a time, all on one quadrature (a fair landscape).
+        """Losses of many vectors, at most `chunk` at a time (in chunks of about one size), all on one
+        quadrature (a fair landscape).
 
         The default chunk keeps a layer's channel buffer (vectors x width x channels x points) near
         `CHUNK_BYTES`, at most 64 vectors: 64 for poisson1d, 4 for hyperelastic2d's `pinn` (6 channels at
