@@ -82,6 +82,27 @@ None of these moved a whole `train` measurably (paired old/new `train`: convecti
 (the training thread's own CPU 1.136: a thread slowed by the other vCPU takes more CPU), setup 37 ms, close
 79 ms; reaction1d total at 400 steps, loop/bare 0.996, setup 71 ms, close 117 ms (the last row's `test` grid
 and the 25 MB write of the rows).
+In a later session on 2026-12-03 (timers, strace and perf; paired where stated):
+- a trajectory's creation had taken 50-80 ms (13 zarr nodes, two rounds of concurrent creations and an
+  attribute write); its nodes are now one `create_hierarchy` call from metadata zarr makes once in memory,
+  5-9 ms: `store` (a 0-step train) fell from 32-52 ms to 19-25 ms for every problem;
+- the fill-in's chunks are balanced (64 rows at 21 a chunk were 21+21+21+1: 30 -> 26 us a poisson1d drm row);
+- a block is a whole number of `params` chunks (a 4096-row poisson1d block, 7.5 chunks, had the next write
+  read and rewrite a 2 MiB chunk);
+- a block's missing losses (convection's last `test` grid at the close) are filled in beside the write
+  of its vectors: the close's median fell 99 -> 92 ms (9 runs each, noisy).
+What is left, measured: a block's write on the flusher thread holds the interpreter lock in zarr's Python,
+and the training thread, which gives the lock up and takes it back at every tensor operation, waits on it
+(strace: 235 ms of waits in the 0.6 s around poisson1d's mid-run flush, under strace; without strace
+the steps around that flush took 50-70 ms longer, convection1d's one step 20-40 ms). A 16 MB zarr
+append from a thread slowed 300 bare poisson1d steps 1.27-1.30x (medians of 8), from a second process
+that already held the rows 0.94-1.00x, but sending the rows there over a pipe gained nothing measurable
+(paired old/new `train`, 5 pairs, ranges 1.05-1.26): not kept. The filling-in's own work on the other
+vCPU is the rest: hyperelastic2d drm's `pinn` (1.24 ms a row, an order-2 pass: 54 elementwise
+operations and 2 bmm a vector) beside a 1.3 ms step; convection1d's `test` grid every 50th row, 40 ms.
+A run of this script the same day (`--repeats 7`): log overhead 12%, 13%, 17%, 8%, 13%, 15% (poisson1d drm,
+pinn, hyperelastic2d drm, pinn, convection1d, reaction1d); train/plain 0.24-0.90; `--seeds 8` 3.1x;
+`--help` 0.14 s, `info` 0.25 s.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
