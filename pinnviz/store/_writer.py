@@ -21,6 +21,7 @@ from zarr.storage import MemoryStore
 
 from pinnviz.errors import IncompatibleRunError, InvalidSettingError
 from pinnviz.store._arrays import default_dims
+from pinnviz.store._chunkfiles import plain_row_chunks, write_rows
 from pinnviz.store._meta import last_row_attrs
 from pinnviz.store._names import check_name
 
@@ -126,6 +127,7 @@ class TrajectoryWriter:
         self.length = int(group.attrs.get("length", 0))
         self.slot = int(group.attrs.get("resume_slot", 1))
         self.store_dtype = np.dtype(arrays["params"].dtype)
+        self._chunk_rows = plain_row_chunks(arrays["params"])  # None: zarr writes `params` (store/_chunkfiles.py)
         self.block = block or rows_per_block(self.n_params, self.store_dtype.itemsize)
         self.seconds = seconds
         self._rows = self._new_block()
@@ -270,13 +272,22 @@ class TrajectoryWriter:
             completing.result()
         n = rows.n
         # every array of the block and the resume slot at once (zarr's per-operation cost is in Python,
-        # ~3 ms; awaited together they take about half), and only then the length; the losses still
-        # missing are filled in meanwhile (at a close, convection's last `test` grid took 44 ms, evaluated
-        # by the second process beside a 50 ms write), and their arrays written after
-        missing = self._missing(rows) if rows.completed < n else []
+        # ~3 ms; awaited together they take about half), and only then the length. At the last flush (it
+        # records a status) the losses still missing are filled in meanwhile, their arrays written after
+        # (convection's last `test` grid took 44 ms, evaluated by the second process beside a 50 ms
+        # write); during training that would be a third busy thread beside the step on two cores
+        missing = self._missing(rows) if rows.completed < n and "status" in (extra_attrs or {}) else []
+        if not missing:
+            self._complete(rows, n)
         writes = [asyncio.to_thread(self._complete, rows, n)] if missing else []
+        params, direct = self._data["params"], n > 0 and self._chunk_rows is not None
+        if direct:  # the shape by zarr; the vectors straight into the chunk files, off the interpreter lock
+            writes.append(params.async_array.resize((self.length + n, self.n_params)))
+            written = asyncio.to_thread(write_rows, params, self.length, rows.params[:n], self._chunk_rows)
+            writes.append(written)
+        elif n:
+            writes.append(params.async_array.append(rows.params[:n], axis=0))
         if n:
-            writes.append(self._data["params"].async_array.append(rows.params[:n], axis=0))
             writes.append(self._data["step"].async_array.append(rows.steps[:n], axis=0))
             writes += [self._data[f"loss/{name}"].async_array.append(rows.losses[name][:n], axis=0)
                        for name in self.loss_names if name not in missing]
@@ -288,7 +299,9 @@ class TrajectoryWriter:
             self.slot = 1 - self.slot
             writes += self._resume_writes(self.slot, resume_state, {"row": self.length + n - 1, **(resume_attrs or {})})
             attrs["resume_slot"] = self.slot
-        sync(_together(writes))
+        results = sync(_together(writes))
+        if direct and not results[writes.index(written)]:  # a damaged chunk: zarr's write reports it
+            params[self.length : self.length + n] = rows.params[:n]
         if missing:
             sync(_together([self._data[f"loss/{name}"].async_array.append(rows.losses[name][:n], axis=0)
                             for name in missing]))
@@ -363,8 +376,8 @@ class TrajectoryWriter:
         self.wait()
 
 
-async def _together(coroutines) -> None:
-    await asyncio.gather(*coroutines)
+async def _together(coroutines) -> list:
+    return await asyncio.gather(*coroutines)
 
 
 def _open_arrays(group: zarr.Group) -> dict[str, zarr.Array]:

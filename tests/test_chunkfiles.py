@@ -1,0 +1,71 @@
+"""Rows written straight into a plain array's chunk files read back through zarr, and give zarr's own bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+from zarr.codecs import BytesCodec
+from zarr.storage import MemoryStore
+
+from pinnviz.store._chunkfiles import plain_row_chunks, write_rows
+
+# blocks of rows appended in turn: a part of a chunk, several chunks and a half, whole chunks, one row
+BLOCKS = (3, 11, 8, 1, 5)
+
+
+def _array(path, dtype="float64", **options) -> zarr.Array:
+    spec = dict(shape=(0, 6), chunks=(4, 6), dtype=dtype, fill_value=np.nan, compressors=None,
+                dimension_names=("step", "param"))
+    return zarr.create_array(str(path), **{**spec, **options})
+
+
+def _chunk_files(array: zarr.Array) -> dict[str, bytes]:
+    root = array.store.root
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("c/*/*"))}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_rows_written_into_chunk_files_are_what_zarr_reads_and_writes(tmp_path, dtype):
+    data = np.random.default_rng(0).standard_normal((sum(BLOCKS), 6)).astype(dtype)
+    by_zarr, direct = _array(tmp_path / "zarr.zarr", dtype), _array(tmp_path / "direct.zarr", dtype)
+    assert plain_row_chunks(direct) == 4
+    start = 0
+    for n in BLOCKS:
+        rows = data[start : start + n]
+        by_zarr.append(rows, axis=0)
+        direct.resize((start + n, 6))
+        assert write_rows(direct, start, rows, 4)
+        start += n
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "direct.zarr"))[:], data[:start])
+        assert _chunk_files(direct) == _chunk_files(by_zarr)  # byte for byte, the padded last chunk too
+    assert not list((tmp_path / "direct.zarr").rglob("*.partial"))
+
+
+def test_a_chunk_covered_in_part_keeps_its_other_rows(tmp_path):
+    array = _array(tmp_path / "a.zarr")
+    array.append(np.ones((8, 6)), axis=0)
+    assert write_rows(array, 5, np.full((2, 6), 7.0), 4)  # rows 5 and 6 of chunk 1 (rows 4-7)
+    expected = np.ones((8, 6))
+    expected[5:7] = 7.0
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a.zarr"))[:], expected)
+
+
+def test_a_damaged_chunk_is_left_to_zarr_and_nothing_is_written(tmp_path):
+    array = _array(tmp_path / "a.zarr")
+    array.append(np.ones((6, 6)), axis=0)
+    chunk = tmp_path / "a.zarr" / "c" / "1" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:50])  # truncated
+    before = _chunk_files(array)
+    array.resize((9, 6))
+    assert not write_rows(array, 6, np.zeros((3, 6)), 4)  # rows 6-8: chunk 1 in part, chunk 2 in part
+    assert _chunk_files(array) == before
+
+
+def test_other_layouts_are_left_to_zarr(tmp_path):
+    assert plain_row_chunks(_array(tmp_path / "zstd.zarr", compressors="auto")) is None
+    assert plain_row_chunks(_array(tmp_path / "split.zarr", chunks=(4, 3))) is None
+    big_endian = _array(tmp_path / "big.zarr", serializer=BytesCodec(endian="big"))
+    assert plain_row_chunks(big_endian) is None
+    memory = zarr.create_array(MemoryStore(), shape=(0, 6), chunks=(4, 6), dtype="float64", compressors=None)
+    assert plain_row_chunks(memory) is None
