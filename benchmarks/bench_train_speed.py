@@ -90,19 +90,26 @@ In a later session on 2026-12-03 (timers, strace and perf; paired where stated):
 - a block is a whole number of `params` chunks (a 4096-row poisson1d block, 7.5 chunks, had the next write
   read and rewrite a 2 MiB chunk);
 - a block's missing losses (convection's last `test` grid at the close) are filled in beside the write
-  of its vectors: the close's median fell 99 -> 92 ms (9 runs each, noisy).
-What is left, measured: a block's write on the flusher thread holds the interpreter lock in zarr's Python,
-and the training thread, which gives the lock up and takes it back at every tensor operation, waits on it
-(strace: 235 ms of waits in the 0.6 s around poisson1d's mid-run flush, under strace; without strace
-the steps around that flush took 50-70 ms longer, convection1d's one step 20-40 ms). A 16 MB zarr
-append from a thread slowed 300 bare poisson1d steps 1.27-1.30x (medians of 8), from a second process
-that already held the rows 0.94-1.00x, but sending the rows there over a pipe gained nothing measurable
-(paired old/new `train`, 5 pairs, ranges 1.05-1.26): not kept. The filling-in's own work on the other
-vCPU is the rest: hyperelastic2d drm's `pinn` (1.24 ms a row, an order-2 pass: 54 elementwise
-operations and 2 bmm a vector) beside a 1.3 ms step; convection1d's `test` grid every 50th row, 40 ms.
-A run of this script the same day (`--repeats 7`): log overhead 12%, 13%, 17%, 8%, 13%, 15% (poisson1d drm,
-pinn, hyperelastic2d drm, pinn, convection1d, reaction1d); train/plain 0.24-0.90; `--seeds 8` 3.1x;
-`--help` 0.14 s, `info` 0.25 s.
+  of its vectors at the last flush: the close's median fell 99 -> 92 ms (9 runs each, noisy);
+- a block's write: the training thread, which gives the interpreter lock up and takes it back at every
+  tensor operation, waited on it around a flush (strace: 235 ms of waits in the 0.6 s around poisson1d's
+  mid-run flush, under strace; without it the steps around that flush took 50-70 ms longer, convection1d's
+  one step 20-40 ms: its wall time 30 ms, its CPU 9). zarr's append writes the chunks from several pool
+  threads at once; a 16 MB append from a thread slowed 300 bare poisson1d steps 1.27-1.33x (medians of 8,
+  three runs), the same bytes written one chunk file after another from one thread 1.06x, from a second
+  process that held them 0.94-1.00x. Sending the rows to the second process over a pipe gained nothing
+  measurable (paired old/new `train`, 5 pairs, ranges 1.05-1.26): not kept. The rows now go straight into
+  their chunk files from the flusher (store/_chunkfiles.py): the steps within 150 ms of convection1d's
+  mid-run flush lost 17-54 ms (median 27, 4 runs) against 32-67 ms (median 54) with zarr's append;
+- at a mid-run flush the rows left to fill in are filled in before the write again (beside it, they made a
+  third busy thread beside the step); only the last flush does both at once.
+What is left is mostly the filling-in's own work on the other vCPU: hyperelastic2d drm's `pinn` (1.24 ms
+a row, an order-2 pass: 54 elementwise operations and 2 bmm a vector) beside a 1.3 ms step; poisson1d
+drm's `pinn` and `l2_error`, 26 us a row (40-80 us beside training) beside a 0.35 ms step; convection1d's
+`test` grid every 50th row, 40 ms. Two runs of this script (`--repeats 7`), log overhead (wall) of
+poisson1d drm, pinn, hyperelastic2d drm, pinn, convection1d, reaction1d: with the first three changes
+12%, 13%, 17%, 8%, 13%, 15%; with all of them 16%, 6%, 8%, 11%, 9%, 12%; train/plain 0.24-0.92,
+`--seeds 8` 3.1x / 4.2x, `--help` 0.13-0.14 s, `info` 0.19-0.25 s.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """

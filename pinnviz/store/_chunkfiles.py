@@ -2,10 +2,11 @@
 
 A trajectory's `params` are uncompressed whole-row chunks (store/_writer.py), so a chunk file holds the
 raw little-endian bytes of its rows, in C order, the rows past the array's end filled (the zarr v3
-`bytes` codec of a regular grid). The writer's block is written on a thread beside the training step, and
-zarr's Python there holds the interpreter lock that the step gives up and takes back at every tensor
-operation: a 16 MB block written by zarr from a thread slowed 300 poisson1d steps 1.27-1.33x (medians of
-8, three runs), written here 1.06x (benchmarks/bench_train_speed.py). Each file is written to a temporary
+`bytes` codec of a regular grid). The writer's block is written on a thread beside the training step, on
+two cores; zarr's append writes the chunks from several pool threads at once, each taking the interpreter
+lock, which the step gives up and takes back at every tensor operation, between its copies. A 16 MB block
+appended by zarr from a thread slowed 300 poisson1d steps 1.27-1.33x (medians of 8, three runs), written
+here, one chunk after another, 1.06x (benchmarks/bench_train_speed.py). Each file is written to a temporary
 name and renamed, as zarr's local store does, so a killed process leaves a chunk old or new, never torn.
 Any other layout (a remote store, compressors, a chunk of part of a row) is left to zarr.
 """
