@@ -9,6 +9,7 @@ from zarr.codecs import BytesCodec
 from zarr.storage import MemoryStore
 
 from pinnviz.store._chunkfiles import plain_row_chunks, write_rows
+from pinnviz.store._writer import TrajectoryWriter
 
 # blocks of rows appended in turn: a part of a chunk, several chunks and a half, whole chunks, one row
 BLOCKS = (3, 11, 8, 1, 5)
@@ -69,3 +70,16 @@ def test_other_layouts_are_left_to_zarr(tmp_path):
     assert plain_row_chunks(big_endian) is None
     memory = zarr.create_array(MemoryStore(), shape=(0, 6), chunks=(4, 6), dtype="float64", compressors=None)
     assert plain_row_chunks(memory) is None
+
+
+def test_a_writer_leaves_a_damaged_chunk_to_zarr_which_reports_it(tmp_path):
+    parent = zarr.open_group(str(tmp_path / "s.zarr"), mode="w").create_group("trajectories")
+    writer = TrajectoryWriter.create(parent, "t", 4, ["a"], {}, block=3)
+    writer.append_rows(np.arange(3), np.ones((3, 4)), {"a": np.zeros(3)})
+    writer.flush()
+    chunk = tmp_path / "s.zarr" / "trajectories" / "t" / "params" / "c" / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:40])
+    writer.append_rows(np.arange(3, 6), np.ones((3, 4)), {"a": np.zeros(3)})
+    with pytest.raises(ValueError):  # zarr's own message for the chunk it cannot decode
+        writer.flush()
+    assert zarr.open_group(str(tmp_path / "s.zarr" / "trajectories" / "t")).attrs["length"] == 3

@@ -44,16 +44,26 @@ def plain_row_chunks(array: zarr.Array) -> int | None:
 
 
 def write_rows(array: zarr.Array, start: int, rows: np.ndarray, chunk_rows: int) -> bool:
-    """Write rows (n, P) at rows [start, start + n) of `array` straight into its chunk files (`chunk_rows`
-    from `plain_row_chunks`); the caller gives the array its new shape (zarr's `resize`), before or
-    meanwhile. A chunk the rows cover in part keeps its other rows as stored. False, with nothing written,
-    where a stored chunk has not the size it should (damaged: zarr's own write then reports it)."""
+    """Write rows (n, P) at rows [start, start + n) of `array` straight into its chunk files, one after
+    another (`chunk_rows` from `plain_row_chunks`); the caller gives the array its new shape (zarr's
+    `resize`), before or meanwhile. False, with nothing written, where a stored chunk is damaged."""
+    pieces = chunk_pieces(array, start, rows, chunk_rows)
+    if pieces is None:
+        return False
+    write_pieces(pieces)
+    return True
+
+
+def chunk_pieces(array: zarr.Array, start: int, rows: np.ndarray, chunk_rows: int) -> list | None:
+    """The (chunk file, its whole contents) pairs that write rows (n, P) at [start, start + n) of `array`:
+    a chunk the rows cover in part keeps its other rows as stored (fill, where never written). None where
+    a stored chunk has not the size it should (damaged: zarr's own write then reports it)."""
     dtype = np.dtype(array.dtype).newbyteorder("<")
     n, width = rows.shape
-    if n == 0:
-        return True
     if width != array.shape[1]:
         raise ValueError(f"rows of width {width} do not fit array {array.shape}")
+    if n == 0:
+        return []
     folder = Path(array.store.root) / array.path
     key = array.metadata.chunk_key_encoding.encode_chunk_key
     pieces = []
@@ -61,16 +71,26 @@ def write_rows(array: zarr.Array, start: int, rows: np.ndarray, chunk_rows: int)
         first, stop = max(start, chunk * chunk_rows), min(start + n, (chunk + 1) * chunk_rows)
         path = folder / key((chunk, 0))
         piece = np.ascontiguousarray(rows[first - start : stop - start], dtype=dtype)
-        if stop - first < chunk_rows:  # the rest of the chunk as stored (or fill, where never written)
+        if stop - first < chunk_rows:
             whole = _stored_chunk(path, (chunk_rows, width), dtype, array.fill_value)
             if whole is None:
-                return False
+                return None
             whole[first - chunk * chunk_rows : stop - chunk * chunk_rows] = piece
             piece = whole
         pieces.append((path, piece))
+    return pieces
+
+
+def write_pieces(pieces: list) -> None:
+    """Write the pairs of `chunk_pieces`, one after another."""
     for path, piece in pieces:
-        _replace(path, memoryview(piece).cast("B"))
-    return True
+        write_piece(path, piece)
+
+
+def write_piece(path: Path, piece: np.ndarray) -> None:
+    """Write one chunk file's contents (from `chunk_pieces`) to a temporary file beside it, then rename it
+    over the chunk (atomic on POSIX)."""
+    _replace(path, memoryview(piece).cast("B"))
 
 
 def _stored_chunk(path: Path, shape: tuple[int, int], dtype: np.dtype, fill) -> np.ndarray | None:
