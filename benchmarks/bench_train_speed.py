@@ -106,10 +106,12 @@ In a later session on 2026-12-03 (timers, strace and perf; paired where stated):
 What is left is mostly the filling-in's own work on the other vCPU: hyperelastic2d drm's `pinn` (1.24 ms
 a row, an order-2 pass: 54 elementwise operations and 2 bmm a vector) beside a 1.3 ms step; poisson1d
 drm's `pinn` and `l2_error`, 26 us a row (40-80 us beside training) beside a 0.35 ms step; convection1d's
-`test` grid every 50th row, 40 ms. Two runs of this script (`--repeats 7`), log overhead (wall) of
+`test` grid every 50th row, 40 ms. Runs of this script (`--repeats 7`), log overhead (wall) of
 poisson1d drm, pinn, hyperelastic2d drm, pinn, convection1d, reaction1d: with the first three changes
-12%, 13%, 17%, 8%, 13%, 15%; with all of them 16%, 6%, 8%, 11%, 9%, 12%; train/plain 0.24-0.92,
-`--seeds 8` 3.1x / 4.2x, `--help` 0.13-0.14 s, `info` 0.19-0.25 s.
+12%, 13%, 17%, 8%, 13%, 15%; with the chunk files too 16%, 6%, 8%, 11%, 9%, 12%; with the last flush's
+files written at once (poisson1d's close 52-62 -> 38-40 ms) 2%, 15%, 10%, 8%, 15%, 6%: the same code moves
+by up to 13 points between runs. train/plain 0.24-0.92, `--seeds 8` 3.1-4.2x, `--help` 0.13-0.14 s,
+`info` 0.17-0.25 s.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
