@@ -83,3 +83,25 @@ def test_a_writer_leaves_a_damaged_chunk_to_zarr_which_reports_it(tmp_path):
     with pytest.raises(ValueError):  # zarr's own message for the chunk it cannot decode
         writer.flush()
     assert zarr.open_group(str(tmp_path / "s.zarr" / "trajectories" / "t")).attrs["length"] == 3
+
+
+@pytest.mark.parametrize("store_dtype", ["float64", "float32"])
+def test_a_writer_flushing_ragged_blocks_stores_exactly_the_rows_given(tmp_path, store_dtype, monkeypatch):
+    monkeypatch.setattr("pinnviz.store._writer.chunk_shape", lambda n_params, itemsize=8: (4, n_params))
+    parent = zarr.open_group(str(tmp_path / "s.zarr"), mode="w").create_group("trajectories")
+    writer = TrajectoryWriter.create(parent, "t", 5, ["a"], {}, block=7, store_dtype=store_dtype)
+    assert writer._chunk_rows == 4  # the chunk files are written here, not by zarr
+    data = np.random.default_rng(1).standard_normal((sum(BLOCKS), 5))
+    start = 0
+    for n in BLOCKS:  # flushes of 3, 7, 4, 7, 1, 1, 5 rows: every chunk boundary falls inside a flush
+        while n:
+            k = min(n, writer.space())
+            writer.append_rows(np.arange(start, start + k), data[start : start + k], {"a": data[start : start + k, 0]})
+            start, n = start + k, n - k
+            if writer.due():
+                writer.flush()
+        writer.flush()
+    writer.close("complete")
+    stored = zarr.open_array(str(tmp_path / "s.zarr" / "trajectories" / "t" / "params"))
+    assert stored.shape == data.shape
+    np.testing.assert_array_equal(stored[:], data.astype(store_dtype))
