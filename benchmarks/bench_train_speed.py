@@ -304,6 +304,13 @@ def cli_seconds(args: list[str], repeats: int = 3) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+def per_step_loops(physics: PhysicsLosses, loss: str, theta0: torch.Tensor, steps: int, folder: Path) -> tuple:
+    """The three loops of a problem, each a call returning [wall, CPU] seconds per step."""
+    return (lambda: [t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
+            lambda: [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
+            lambda: [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -338,9 +345,7 @@ def main() -> None:
             logged_training(physics, loss, warm, folder)
             runs, store = [], []
             # plain and bare time `steps` steps; train logs steps + 1 rows
-            loops = (lambda: [t / steps for t in timed(plain_training, physics, loss, theta0[0], steps)],
-                     lambda: [t / steps for t in timed(bare_training, physics, loss, theta0, steps)],
-                     lambda: [t / (steps + 1) for t in logged_training(physics, loss, steps, folder)])
+            loops = per_step_loops(physics, loss, theta0, steps, folder)
             for repeat in range(args.repeats):
                 # every other repeat in reverse order: a load that drifts within a repeat favours no loop
                 order = range(3) if repeat % 2 == 0 else range(2, -1, -1)

@@ -176,6 +176,24 @@ def test_a_missing_chunk_is_not_called_a_divergence(copy):
     assert "missing" in line and "diverged" not in line and folder_hash(store) == before
 
 
+def test_a_missing_chunk_beside_a_diagnostic_loss_is_not_called_a_divergence(tmp_path):
+    """A hyperelastic2d drm run logs `pinn` on diagnostic rows only (NaN on the others, as its attributes say):
+    those NaN must not make a missing chunk look like a divergence."""
+    from pinnviz.problems import build_physics
+    from pinnviz.trainers import TrainConfig, train
+
+    store = tmp_path / "h.zarr"
+    physics = build_physics("hyperelastic2d", {"radii": 4, "angles": 8}, width=6)
+    train(store, physics, TrainConfig(loss="drm", steps=6, diagnostics_every=3))
+    traj = open_run(store).trajectory("drm-adam-seed0")
+    assert traj.attrs["diagnostic_losses"] == ["pinn"] and np.isnan(traj.losses["pinn"][1])
+    (store / "trajectories/drm-adam-seed0/params/c/0/0").unlink()
+    before = folder_hash(store)
+    line = one_line(invoke(["fit-manifold", str(store), "--name", "x"]), "chunk files")
+    # every row of the chunk counted, not only the diagnostic rows 0, 3 and 6
+    assert "in 7 of 7 rows" in line and "diverged" not in line and folder_hash(store) == before
+
+
 @contextmanager
 def _no_write_permission(path: Path):
     from mistakes import read_only

@@ -80,8 +80,9 @@ def train_command(
     init_scale: Annotated[float, typer.Option(help="Factor on PyTorch's default initialisation.",
                                               rich_help_panel=OPTIM)] = 1.0,
     log_every: Annotated[int, typer.Option(help="Store every N-th step (and the last).")] = 1,
-    diagnostics_every: Annotated[int, typer.Option(help="Diagnostic losses (convection's test grid) on every "
-                                                   "N-th stored row and the last; NaN on the others.")] = 50,
+    diagnostics_every: Annotated[int, typer.Option(help="Diagnostic losses (convection's test grid, "
+                                                   "hyperelastic2d's pinn on a drm run) on every N-th stored row "
+                                                   "and the last; NaN on the others.")] = 50,
     name: Annotated[str | None, typer.Option(help="Trajectory name (with --seeds > 1, a prefix).")] = None,
     width: Annotated[int | None, typer.Option(help="Hidden layer width (default: the problem's).",
                                               rich_help_panel=MODEL)] = None,

@@ -101,10 +101,13 @@ def selected_bytes(run, trajectories: list[str] | None, every: int) -> int:
 
 def _rows_without_data(traj, bad: np.ndarray) -> int:
     """Rows whose parameters are NaN while every stored loss is finite: the chunk is missing (Zarr's fill value),
-    not a divergence (a diverged row has a non-finite objective)."""
-    if not traj.losses:
+    not a divergence (a diverged row has a non-finite objective). A diagnostic loss, NaN on most rows by
+    design (`diagnostic_losses`), says nothing either way."""
+    sparse = set(traj.attrs.get("diagnostic_losses", ()))
+    losses = [values for name, values in traj.losses.items() if name not in sparse]
+    if not losses:
         return 0
-    finite = np.all([np.isfinite(v) for v in traj.losses.values()], axis=0)
+    finite = np.all([np.isfinite(v) for v in losses], axis=0)
     return int((bad & finite).sum())
 
 

@@ -117,8 +117,9 @@ class PhysicsLosses:
     def _fields(self, theta, x, start: int, stop: int, order: int, batch: dict, functional: bool) -> Fields:
         """Fields at points [start, stop); without autograd, a forward pass whose channel buffer would exceed
         `SPLIT_ABOVE_BYTES` is made `POINT_BLOCK_BYTES` of points at a time (each point's fields depend on
-        that point alone, so the values are the same up to rounding): convection's 25,600-point test grid at one vector is
-        11 MB of channels a layer, which run from memory, not cache (benchmarks/bench_train_speed.py)."""
+        that point alone, so the values are the same up to rounding): convection's 25,600-point test grid at
+        one vector is 11 MB of channels a layer, which run from memory, not cache
+        (benchmarks/bench_train_speed.py)."""
         block = self._point_block(theta, order, functional, stop - start)
         if block >= stop - start:
             return self._point_fields(theta, x, start, stop, order, batch, functional)

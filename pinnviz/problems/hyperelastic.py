@@ -38,6 +38,12 @@ class Hyperelastic2D(Problem):
     ``max_error`` = max over the points of |u - u*|,  ``l2_error`` = ||u - u*|| / ||u*||.
     The error metrics do not involve J and stay finite for inverted fields.
 
+    ``pinn`` is a diagnostic loss of a ``drm`` run (`diagnostics`): `pinnviz train` logs it on every
+    `--diagnostics-every`-th row and the last, NaN elsewhere, as the trajectory's `diagnostic_losses` say.
+    Its order-2 pass costs about a ``drm`` training step a row (1.2-1.5 ms against 1.3), and filled in on
+    every row it kept the other core busy the whole run and slowed the training 13% (`--diagnostics-every
+    1` logs it on every row).
+
     Example
     -------
     >>> Hyperelastic2D().losses_order(["drm", "max_error"])
@@ -51,6 +57,7 @@ class Hyperelastic2D(Problem):
     loss_names = ("drm", "pinn", "max_error", "l2_error")
     default_loss = "drm"
     _order = {"drm": 1, "pinn": 2, "max_error": 0, "l2_error": 0}
+    diagnostics = ("pinn",)  # where it is not the objective: an order-2 pass, about a drm step a row
 
     def __init__(self, *, lame1: float = 1.0, lame2: float = 0.25, alpha: float = 1.0, radii: int = 20,
                  angles: int = 50, clamp_j: bool = False) -> None:
