@@ -112,6 +112,24 @@ poisson1d drm, pinn, hyperelastic2d drm, pinn, convection1d, reaction1d: with th
 files written at once (poisson1d's close 52-62 -> 38-40 ms) 2%, 15%, 10%, 8%, 15%, 6%: the same code moves
 by up to 13 points between runs. train/plain 0.24-0.92, `--seeds 8` 3.1-4.2x, `--help` 0.13-0.14 s,
 `info` 0.17-0.25 s.
+In a session on the evening of 2026-12-03 every loop ran 2-3x slower than on the days before (bare poisson1d
+drm 0.68-1.07 ms a step against 0.34-0.44; 40 runs of 1,000 bare steps in a row took 0.70-1.07 s each), and
+paired ratios of train/bare moved 0.81-1.37 between repeats. Two mechanisms measured apart:
+- a process evaluating hyperelastic2d's `pinn` without pause slowed the bare hyperelastic2d drm loop 1.13x
+  (median of 8 pairs, 1.01-1.70), a pure-Python loop 0.94x: the other vCPU's floating-point work, not its
+  being busy, slows this one. Filled in on every row, that `pinn` (1.2-1.5 ms a row, an order-2 pass)
+  kept the other vCPU busy the whole run; it is now a diagnostic loss of a drm run, on every 50th row and
+  the last (`Hyperelastic2D.diagnostics`, as convection's `test`): paired train/bare 1.037 -> 0.939
+  (medians of 9, ranges 0.92-1.37 and 0.82-1.40). The second process then spends 0.45-0.51 ms a row
+  (on that slow host, beside a 3.7-4.2 ms step) on `max_error` and `l2_error`;
+- hyperelastic2d pinn: paired train/bare 0.996 (9 pairs, 0.91-1.20); computing its missing `drm` and errors
+  from the step's own fields instead (tried, not kept) gave 1.077 (0.91-1.37).
+Two runs of this script (`--repeats 7`), log overhead (wall) of poisson1d drm, pinn, hyperelastic2d drm,
+pinn, convection1d, reaction1d: before the diagnostic 3%, 2%, 17%, 11%, 5%, 6%; after it 2%, 14%, 14%,
+10%, 5%, 13% (hyperelastic2d drm's fastest train beside its fastest bare, 3.19 against 2.31 ms, came from
+different load; the same train and bare, run in turn in one script, took 3.69-4.27 s and 3.81-4.19 s for
+1,000 steps, 4 pairs). train/plain 0.73-0.88 (hyperelastic2d pinn 0.28), `--seeds 8` 4.0-4.5x, `--help`
+0.23-0.25 s, `info` 0.30-0.35 s.
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
