@@ -128,8 +128,12 @@ Two runs of this script (`--repeats 7`), log overhead (wall) of poisson1d drm, p
 pinn, convection1d, reaction1d: before the diagnostic 3%, 2%, 17%, 11%, 5%, 6%; after it 2%, 14%, 14%,
 10%, 5%, 13% (hyperelastic2d drm's fastest train beside its fastest bare, 3.19 against 2.31 ms, came from
 different load; the same train and bare, run in turn in one script, took 3.69-4.27 s and 3.81-4.19 s for
-1,000 steps, 4 pairs). train/plain 0.73-0.88 (hyperelastic2d pinn 0.28), `--seeds 8` 4.0-4.5x, `--help`
-0.23-0.25 s, `info` 0.30-0.35 s.
+1,000 steps, 4 pairs); a third run, on a somewhat faster host (bare poisson1d drm 0.69 ms), 10%, 9%, 16%, 4%,
+10%, 9%. train/plain 0.65-0.94 (hyperelastic2d pinn 0.27-0.28), `--seeds 8` 3.5-4.5x, `--help` 0.15-0.25 s,
+`info` 0.22-0.35 s. What is left of hyperelastic2d drm's overhead: the second process's `max_error` and
+`l2_error`, a value-only pass of 206-238 us a row (chunks of 26 and 5 vectors; 427 at one) beside a 2.0-2.3 ms
+step, and the main thread's staging. Computing those two errors from the step's own fields instead (tried,
+not kept) gave paired train/bare 1.206 against 1.094 (9 pairs, ranges 1.04-1.61 and 0.97-1.47).
 
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
