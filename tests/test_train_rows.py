@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import zarr
 
 from pinnviz.problems import build_physics
 from pinnviz.store import open_run
@@ -117,3 +118,35 @@ def test_losses_filled_in_ahead_of_the_flush_are_those_of_the_rows_vector(tmp_pa
                 assert np.isnan(stored), (key, row)
                 continue
             np.testing.assert_allclose(stored, value, rtol=1e-10, atol=1e-13, err_msg=f"{key} row {row}")
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_run_keeps_the_diagnostic_losses_its_attributes_name(tmp_path, monkeypatch):
+    """A hyperelastic2d drm trajectory written when `pinn` was logged on every row (`diagnostic_losses` []) goes on
+    logging it on every row when resumed, as its attributes say, though `pinn` is now a diagnostic of drm runs."""
+    from pinnviz.store import TrajectoryWriter
+    from pinnviz.trainers import resume
+
+    physics = build_physics("hyperelastic2d", {"radii": 4, "angles": 8}, width=6)
+    path = tmp_path / "old.zarr"
+    monkeypatch.setattr(TrajectoryWriter, "due", lambda self: True)  # resume state recorded at every row
+    monkeypatch.setattr("pinnviz.trainers._stage.STAGE_ROWS", 1)
+
+    def stop_at_3(step, total, values):
+        if step == 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(path, physics, TrainConfig(loss="drm", steps=8, lr=1e-2, diagnostics_every=1), name="run",
+              progress=stop_at_3)
+    group = zarr.open_group(str(path / "trajectories/run"), mode="r+")
+    group.attrs.update({"diagnostic_losses": [], "diagnostics_every": 50})  # as the earlier pinnviz wrote them
+    resume(path)
+    traj = open_run(path).trajectory("run")
+    assert traj.steps.tolist() == list(range(9)) and traj.attrs["status"] == "complete"
+    for row in range(9):
+        expected = hyperelastic_reference(physics, torch.as_tensor(traj.params[row]))
+        np.testing.assert_allclose(traj.losses["pinn"][row], expected["pinn"], rtol=1e-10, err_msg=f"row {row}")

@@ -180,7 +180,8 @@ def resume(path, *, progress: ProgressFn | None = None, second_process: bool = T
         attrs = run.trajectory_attrs(names[0])
         fields = TrainConfig.__dataclass_fields__
         config = TrainConfig(**{k: attrs[k] for k in fields if k in attrs})
-        if "diagnostic_losses" not in attrs:  # written before diagnostics were thinned: every row has them
+        if not attrs.get("diagnostic_losses"):  # every row has every loss (written before diagnostics were
+            # thinned, before this problem had one, or with --diagnostics-every 1): so do the resumed rows
             config.diagnostics_every = 1
         config.seed, config.seeds = attrs["seed"] - attrs.get("batch_index", 0), len(names)
         writers = [TrajectoryWriter(run.trajectory_group(n)) for n in names]
