@@ -18,6 +18,7 @@ from pinnviz.problems import build_physics
 from pinnviz.store import open_run
 from pinnviz.trainers import TrainConfig, train
 from tests.conftest import module_from_vector
+from tests.test_balancing import interrupted_then_resumed
 from tests.test_convection import SMALL, reference_losses
 from tests.test_hyperelastic import autograd_fields, module_field, reference_energy_density
 
@@ -97,7 +98,11 @@ def test_diagnostics_every_one_logs_the_diagnostic_loss_on_every_row(tmp_path, p
     physics = build_physics(problem, options, **model)
     train(tmp_path / "run.zarr", physics, TrainConfig(loss=loss, steps=4, diagnostics_every=1))
     traj = open_run(tmp_path / "run.zarr").trajectory(f"{loss}-adam-seed0")
-    assert traj.attrs["diagnostic_losses"] == [] and np.isfinite(traj.losses[diagnostic]).all()
+    assert traj.attrs["diagnostic_losses"] == []
+    reference = spacetime_reference if problem == "convection1d" else hyperelastic_reference
+    for row, theta in enumerate(traj.params):  # every row, each against nn.Module + autograd
+        expected = reference(physics, torch.as_tensor(theta))[diagnostic]
+        np.testing.assert_allclose(traj.losses[diagnostic][row], expected, rtol=1e-10, atol=1e-13, err_msg=f"row {row}")
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[4]], ids=["poisson1d-drm", "convection1d-total"])
@@ -120,28 +125,12 @@ def test_losses_filled_in_ahead_of_the_flush_are_those_of_the_rows_vector(tmp_pa
             np.testing.assert_allclose(stored, value, rtol=1e-10, atol=1e-13, err_msg=f"{key} row {row}")
 
 
-class _Stop(Exception):
-    pass
-
-
 def test_a_resumed_run_keeps_the_diagnostic_losses_its_attributes_name(tmp_path, monkeypatch):
     """A hyperelastic2d drm trajectory written when `pinn` was logged on every row (`diagnostic_losses` []) goes on
     logging it on every row when resumed, as its attributes say, though `pinn` is now a diagnostic of drm runs."""
-    from pinnviz.store import TrajectoryWriter
-    from pinnviz.trainers import resume
-
     physics = build_physics("hyperelastic2d", {"radii": 4, "angles": 8}, width=6)
-    path = tmp_path / "old.zarr"
-    monkeypatch.setattr(TrajectoryWriter, "due", lambda self: True)  # resume state recorded at every row
-    monkeypatch.setattr("pinnviz.trainers._stage.STAGE_ROWS", 1)
-
-    def stop_at_3(step, total, values):
-        if step == 3:
-            raise _Stop
-
-    with pytest.raises(_Stop):
-        train(path, physics, TrainConfig(loss="drm", steps=8, lr=1e-2, diagnostics_every=1), name="run",
-              progress=stop_at_3)
+    config = TrainConfig(loss="drm", steps=8, lr=1e-2, diagnostics_every=1)
+    path, resume = interrupted_then_resumed(tmp_path, physics, config, monkeypatch, stop_at=3)
     group = zarr.open_group(str(path / "trajectories/run"), mode="r+")
     group.attrs.update({"diagnostic_losses": [], "diagnostics_every": 50})  # as the earlier pinnviz wrote them
     resume(path)
