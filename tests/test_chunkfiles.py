@@ -8,7 +8,7 @@ import zarr
 from zarr.codecs import BytesCodec
 from zarr.storage import MemoryStore
 
-from pinnviz.store._chunkfiles import plain_row_chunks, write_rows
+from pinnviz.store._chunkfiles import chunk_pieces, plain_row_chunks, write_pieces
 from pinnviz.store._writer import TrajectoryWriter
 
 # blocks of rows appended in turn: a part of a chunk, several chunks and a half, whole chunks, one row
@@ -36,7 +36,7 @@ def test_rows_written_into_chunk_files_are_what_zarr_reads_and_writes(tmp_path, 
         rows = data[start : start + n]
         by_zarr.append(rows, axis=0)
         direct.resize((start + n, 6))
-        assert write_rows(direct, start, rows, 4)
+        write_pieces(chunk_pieces(direct, start, rows, 4))
         start += n
         np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "direct.zarr"))[:], data[:start])
         assert _chunk_files(direct) == _chunk_files(by_zarr)  # byte for byte, the padded last chunk too
@@ -46,7 +46,7 @@ def test_rows_written_into_chunk_files_are_what_zarr_reads_and_writes(tmp_path, 
 def test_a_chunk_covered_in_part_keeps_its_other_rows(tmp_path):
     array = _array(tmp_path / "a.zarr")
     array.append(np.ones((8, 6)), axis=0)
-    assert write_rows(array, 5, np.full((2, 6), 7.0), 4)  # rows 5 and 6 of chunk 1 (rows 4-7)
+    write_pieces(chunk_pieces(array, 5, np.full((2, 6), 7.0), 4))  # rows 5 and 6 of chunk 1 (rows 4-7)
     expected = np.ones((8, 6))
     expected[5:7] = 7.0
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "a.zarr"))[:], expected)
@@ -59,7 +59,7 @@ def test_a_damaged_chunk_is_left_to_zarr_and_nothing_is_written(tmp_path):
     chunk.write_bytes(chunk.read_bytes()[:50])  # truncated
     before = _chunk_files(array)
     array.resize((9, 6))
-    assert not write_rows(array, 6, np.zeros((3, 6)), 4)  # rows 6-8: chunk 1 in part, chunk 2 in part
+    assert chunk_pieces(array, 6, np.zeros((3, 6)), 4) is None  # rows 6-8: chunk 1 in part, chunk 2 in part
     assert _chunk_files(array) == before
 
 

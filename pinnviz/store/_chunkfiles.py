@@ -26,9 +26,9 @@ from zarr.storage import LocalStore
 
 
 def plain_row_chunks(array: zarr.Array) -> int | None:
-    """Rows per chunk where the 2-D `array` is stored as plain files of whole rows that `write_rows` can
-    write: a local store, zarr v3, the `bytes` codec alone, little-endian, C order, a regular grid of
-    whole rows. None otherwise."""
+    """Rows per chunk where the 2-D `array` is stored as plain files of whole rows that `chunk_pieces` and
+    `write_pieces` can write: a local store, zarr v3, the `bytes` codec alone, little-endian, C order, a
+    regular grid of whole rows. None otherwise."""
     meta = array.metadata
     if not isinstance(array.store, LocalStore) or meta.zarr_format != 3 or len(array.shape) != 2:
         return None
@@ -41,17 +41,6 @@ def plain_row_chunks(array: zarr.Array) -> int | None:
         return None
     rows, columns = grid.chunk_shape
     return int(rows) if columns == array.shape[1] else None
-
-
-def write_rows(array: zarr.Array, start: int, rows: np.ndarray, chunk_rows: int) -> bool:
-    """Write rows (n, P) at rows [start, start + n) of `array` straight into its chunk files, one after
-    another (`chunk_rows` from `plain_row_chunks`); the caller gives the array its new shape (zarr's
-    `resize`), before or meanwhile. False, with nothing written, where a stored chunk is damaged."""
-    pieces = chunk_pieces(array, start, rows, chunk_rows)
-    if pieces is None:
-        return False
-    write_pieces(pieces)
-    return True
 
 
 def chunk_pieces(array: zarr.Array, start: int, rows: np.ndarray, chunk_rows: int) -> list | None:
