@@ -135,6 +135,18 @@ different load; the same train and bare, run in turn in one script, took 3.69-4.
 step, and the main thread's staging. Computing those two errors from the step's own fields instead (tried,
 not kept) gave paired train/bare 1.206 against 1.094 (9 pairs, ranges 1.04-1.61 and 0.97-1.47).
 
+On 2026-12-04 the same 500 bare poisson1d drm steps, run again and again, took 0.57-1.08 ms a step within
+one minute, the load moving over seconds (about a loop's length), so the last column prints the quartiles
+of the repeats' own log overheads. Timers (poisson1d drm, 7,500 steps, 3-5 runs): train's other threads
+took 0.14-0.18 s of CPU (the filling-in's pipe conversation 30-34 ms over 80-90 jobs, the rest the two
+blocks' writes), its second process 0.54-0.60 s (72-80 us a row beside training, 41 us alone at its
+chunks of 21 vectors), garbage collection under 2 ms. hyperelastic2d drm now runs 2,500 steps (its
+60-100 ms of set-up and close were 3-4% of a 1,000-step run). Runs of this script (`--repeats 7`), log
+overhead (wall) of poisson1d drm, pinn, hyperelastic2d drm, pinn, convection1d, reaction1d: at 1,000
+hyperelastic2d steps 15%, 5%, 6%, 8%, 0%, 5%; at 2,500 10%, 3%, -4%, 4%, 0%, 9% and 5.1%, 5.5%, 8.7%, 6.8%,
+1.8%, 6.6% (quartiles of the last from -1..+10% to +4..+20%); train/plain 0.64-0.92 (hyperelastic2d pinn
+0.27-0.28), `--seeds 8` 3.4-4.0x, `--help` 0.21-0.24 s, `info` 0.21-0.34 s.
+
     python benchmarks/bench_train_speed.py [--threads 1] [--scale 1.0] [--repeats 5] [--problems poisson1d-pinn,...]
 """
 
@@ -163,13 +175,14 @@ from pinnviz.trainers._train import _step_names, uses_pullback
 
 # name -> (problem, objective, steps at --scale 1). A store's fixed cost (its creation and the last block's
 # write and filling-in: about 50-200 ms, `store` prints a part of it) weighs on `log overhead` as much as on a
-# real run only at a real run's length: poisson1d runs `pinnviz train`'s default 7,500 steps (3-4 s a loop);
-# the others are shorter (1.5-4 s a loop, where 7,500 steps would take 12-65 s), which overstates the weight
-# of their fixed cost 4-19 times
+# real run only at a real run's length: poisson1d runs `pinnviz train`'s default 7,500 steps (3-5 s a loop);
+# the others are shorter (2-7 s a loop, where 7,500 steps would take 15-65 s), which overstates the weight
+# of their fixed cost 3-19 times. hyperelastic2d drm ran 1,000 steps until 2026-12-04, where its 60-100 ms
+# of set-up and close were 3-4% of the 2-3 s run
 CASES = {
     "poisson1d-drm": ("poisson1d", "drm", 7500),
     "poisson1d-pinn": ("poisson1d", "pinn", 7500),
-    "hyperelastic2d-drm": ("hyperelastic2d", "drm", 1000),
+    "hyperelastic2d-drm": ("hyperelastic2d", "drm", 2500),
     "hyperelastic2d-pinn": ("hyperelastic2d", "pinn", 400),
     "convection1d-total": ("convection1d", "total", 400),
     "reaction1d-total": ("reaction1d", "total", 400),
@@ -304,12 +317,25 @@ def timed(fn, *args) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def paired_ratio(runs: list, loop: int, reference: int, clock: int) -> float:
-    """Median over the repeats of one loop's time over another's in the same repeat (`clock` 0: wall, 1: CPU).
+def paired_ratios(runs: list, loop: int, reference: int, clock: int) -> list[float]:
+    """One loop's time over another's in each repeat (`clock` 0: wall, 1: CPU), sorted.
 
     The loops of a repeat run back to back, under about the same load; the load changes between repeats,
-    so a ratio of two fastest runs, taken from different repeats, moves more than this one."""
-    return statistics.median(run[loop][clock] / run[reference][clock] for run in runs)
+    so a ratio of two fastest runs, taken from different repeats, moves more than these."""
+    return sorted(run[loop][clock] / run[reference][clock] for run in runs)
+
+
+def paired_ratio(runs: list, loop: int, reference: int, clock: int) -> float:
+    """The median of `paired_ratios`."""
+    return statistics.median(paired_ratios(runs, loop, reference, clock))
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles (the middle half of the repeats lies between them)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
 
 
 def cli_seconds(args: list[str], repeats: int = 3) -> tuple[float, float]:
@@ -351,9 +377,10 @@ def main() -> None:
     keep_freed_memory()  # as `pinnviz` does at start (pinnviz/_malloc.py)
     print(f"threads={args.threads} torch={torch.__version__} float64; ms per step (wall | CPU), fastest of "
           f"{args.repeats}; ratios: medians of each repeat's own ratio")
-    print(f"{'':<28}{'plain':>14}{'bare':>14}{'train':>14}{'train/plain':>12}{'log overhead':>14}{'store':>7}")
+    print(f"{'':<28}{'plain':>14}{'bare':>14}{'train':>14}{'train/plain':>12}{'log overhead':>14}{'store':>7}"
+          f"{'overhead':>14}")
     print(f"{'problem':<22}{'steps':>6}" + f"{'wall':>7}{'cpu':>7}" * 3 + f"{'wall':>6}{'cpu':>6}"
-          + f"{'wall':>7}{'cpu':>7}{'ms':>7}")
+          + f"{'wall':>7}{'cpu':>7}{'ms':>7}{'quartiles':>14}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for case in args.problems.split(","):
@@ -377,10 +404,13 @@ def main() -> None:
             plain, bare, logged = ([min(run[loop][i] for run in runs) for i in range(2)] for loop in range(3))
             times = "".join(f"{1e3 * x[0]:>7.2f}{1e3 * x[1]:>7.2f}" for x in (plain, bare, logged))
             ratio = "".join(f"{paired_ratio(runs, 2, 0, i):>6.2f}" for i in range(2))
-            overhead = "".join(f"{100 * (paired_ratio(runs, 2, 1, i) - 1):>6.0f}%" for i in range(2))
-            print(f"{case:<22}{steps:>6}{times}{ratio}{overhead}{1e3 * min(store):>7.0f}")
+            overhead = "".join(f"{100 * (paired_ratio(runs, 2, 1, i) - 1):>6.1f}%" for i in range(2))
+            q1, q3 = quartiles(paired_ratios(runs, 2, 1, 0))
+            spread = f"{100 * (q1 - 1):>+5.0f}..{100 * (q3 - 1):+.0f}%"
+            print(f"{case:<22}{steps:>6}{times}{ratio}{overhead}{1e3 * min(store):>7.0f}{spread:>14}")
         print("targets: train/plain <= 1.00x, log overhead (train vs bare) <= 10%; store: `train` of 0 steps "
-              "(create, one row, close; no second process), wall")
+              "(create, one row, close; no second process), wall; quartiles: the middle half of the repeats' "
+              "own wall overheads")
 
         steps = max(10, int(500 * args.scale))
         physics = build_physics("poisson1d")
