@@ -318,11 +318,11 @@ def timed(fn, *args) -> tuple[float, float]:
 
 
 def paired_ratios(runs: list, loop: int, reference: int, clock: int) -> list[float]:
-    """One loop's time over another's in each repeat (`clock` 0: wall, 1: CPU), sorted.
+    """One loop's time over another's in each repeat (`clock` 0: wall, 1: CPU).
 
     The loops of a repeat run back to back, under about the same load; the load changes between repeats,
     so a ratio of two fastest runs, taken from different repeats, moves more than these."""
-    return sorted(run[loop][clock] / run[reference][clock] for run in runs)
+    return [run[loop][clock] / run[reference][clock] for run in runs]
 
 
 def paired_ratio(runs: list, loop: int, reference: int, clock: int) -> float:
